@@ -1,0 +1,1 @@
+"""TradeOffice's Django apps, one per concern."""

@@ -1,0 +1,1 @@
+"""The agent's decisions: what it saw, thought and chose."""

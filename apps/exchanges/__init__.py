@@ -1,0 +1,1 @@
+"""Exchanges and their encrypted API credentials."""

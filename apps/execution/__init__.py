@@ -1,0 +1,1 @@
+"""Execution: orders, trades and positions as the exchanges report them."""

@@ -1,0 +1,109 @@
+"""Positions per exchange and symbol, and the current_positions view."""
+
+from django.db import models
+from django.db.models.functions import Now
+
+from apps.common.fields import Money, Ratio, choices_check
+
+from .choices import Side
+
+
+class AbstractPosition(models.Model):
+    exchange = models.ForeignKey(
+        "exchanges.Exchange",
+        on_delete=models.PROTECT,
+        null=True,
+        db_index=False,
+        related_name="positions",
+    )
+    symbol = models.CharField(
+        max_length=20,
+    )
+    side = models.CharField(
+        max_length=10,
+        choices=Side.choices,
+    )
+    amount = Money()
+    entry_price = Money()
+    current_price = Money()
+    unrealized_pnl = Money(
+        null=True,
+        blank=True,
+    )
+    unrealized_pnl_percentage = Ratio(
+        null=True,
+        blank=True,
+    )
+    value = Money(
+        null=True,
+        blank=True,
+    )
+    stop_loss = Money(
+        null=True,
+        blank=True,
+    )
+    take_profit = Money(
+        null=True,
+        blank=True,
+    )
+    is_open = models.BooleanField(
+        null=True,
+        db_default=True,
+    )
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+    )
+    updated_at = models.DateTimeField(
+        null=True,
+        db_default=Now(),
+        editable=False,
+        help_text="Kept current by the database trigger update_positions_updated_at.",
+    )
+
+    class Meta:
+        abstract = True
+        ordering = ["-opened_at"]
+
+    def __str__(self) -> str:
+        state = "open" if self.is_open else "closed"
+        return f"{self.side} {self.amount} {self.symbol} ({state})"
+
+
+class Position(AbstractPosition):
+    class Meta(AbstractPosition.Meta):
+        db_table = "positions"
+        constraints = [
+            choices_check("side", Side, table="positions"),
+            # The seed's UNIQUE(exchange_id, symbol, is_open) would forbid a second *closed*
+            # position for a symbol; only one *open* position per exchange and symbol is meant.
+            models.UniqueConstraint(
+                fields=["exchange", "symbol"],
+                condition=models.Q(is_open=True),
+                name="positions_exchange_id_symbol_open_key",
+                violation_error_message="An open position for this exchange and symbol already exists.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["symbol"], name="idx_positions_symbol"),
+            models.Index(fields=["is_open"], name="idx_positions_is_open"),
+            models.Index(fields=["exchange"], name="idx_positions_exchange"),
+        ]
+
+
+class CurrentPosition(AbstractPosition):
+    """The database view current_positions: positions with is_open = TRUE."""
+
+    exchange = models.ForeignKey(
+        "exchanges.Exchange",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        db_constraint=False,
+        related_name="+",
+    )
+
+    class Meta(AbstractPosition.Meta):
+        managed = False
+        db_table = "current_positions"
+        verbose_name = "current position"

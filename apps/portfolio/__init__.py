@@ -1,0 +1,1 @@
+"""Portfolio snapshots: the account's value day by day."""

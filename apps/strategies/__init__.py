@@ -1,0 +1,1 @@
+"""Strategies (versioned configurations) and their performance metrics."""

@@ -1,0 +1,1 @@
+"""System events: what happened to the system, by type and severity."""

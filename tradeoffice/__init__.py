@@ -1,0 +1,1 @@
+"""TradeOffice: the back-office of an LLM-driven crypto trading agent."""
