@@ -1,0 +1,40 @@
+"""Writes of system events: the one place a row of system_events is created."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from apps.common.clock import from_ms, now_ms
+
+from .models import Severity, SystemEvent
+
+
+def system_event_record(
+    *,
+    event_type: str,
+    severity: Severity | str,
+    message: str,
+    data: dict[str, Any] | None = None,
+    details: str | None = None,
+    related_order_id: str | None = None,
+    related_symbol: str | None = None,
+    event_id: str | None = None,
+    timestamp: int | None = None,
+) -> SystemEvent:
+    """Record one system event. `severity` must be one of Severity's values."""
+    timestamp = timestamp if timestamp is not None else now_ms()
+    event = SystemEvent(
+        id=event_id or f"evt_{uuid.uuid4().hex}",
+        event_type=event_type,
+        severity=Severity(severity),
+        message=message,
+        details=details,
+        data=data,
+        related_order_id=related_order_id,
+        related_symbol=related_symbol,
+        timestamp=timestamp,
+        datetime=from_ms(timestamp),
+    )
+    event.save(force_insert=True)
+    return event
