@@ -154,3 +154,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Per-concern settings, each in its own module -----------------------------------------------
+from .api import *  # noqa: E402, F403
+from .memory import *  # noqa: E402, F403

@@ -1,0 +1,1 @@
+"""Settings of the agent API (DRF, filtering, OpenAPI, throttling)."""
