@@ -40,9 +40,7 @@ def postgres_database(var_dir: Path) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = pgserver.get_server(pgdata, cleanup_mode=None)
-    exists = server.psql(
-        f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE_NAME}';"
-    )
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE_NAME}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE_NAME};")
     return {
@@ -84,15 +82,24 @@ def redis_url(var_dir: Path) -> str:
         subprocess.run(
             [
                 executable,
-                "--port", "0",
-                "--unixsocket", str(socket_path),
-                "--unixsocketperm", "700",
-                "--dir", str(directory),
-                "--dbfilename", "dump.rdb",
-                "--save", "60 1",
-                "--daemonize", "yes",
-                "--pidfile", str(directory / "redis.pid"),
-                "--logfile", str(directory / "redis.log"),
+                "--port",
+                "0",
+                "--unixsocket",
+                str(socket_path),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(directory),
+                "--dbfilename",
+                "dump.rdb",
+                "--save",
+                "60 1",
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(directory / "redis.pid"),
+                "--logfile",
+                str(directory / "redis.log"),
             ],
             check=True,
         )

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "apps.memory",
     "apps.strategies",
     "apps.system_events",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [

@@ -5,31 +5,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Exchange',
+            name="Exchange",
             fields=[
-                ('id', models.AutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text="The exchange's ccxt id, e.g. binance, okx, kraken.", max_length=50)),
-                ('api_key_encrypted', models.TextField(editable=False)),
-                ('api_secret_encrypted', models.TextField(editable=False)),
-                ('password_encrypted', models.TextField(blank=True, editable=False, null=True)),
-                ('testnet', models.BooleanField(db_default=False, null=True)),
-                ('is_active', models.BooleanField(db_default=True, null=True)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False, null=True)),
-                ('updated_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False, help_text='Kept current by the database trigger update_exchanges_updated_at.', null=True)),
+                (
+                    "id",
+                    models.AutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="The exchange's ccxt id, e.g. binance, okx, kraken.", max_length=50
+                    ),
+                ),
+                ("api_key_encrypted", models.TextField(editable=False)),
+                ("api_secret_encrypted", models.TextField(editable=False)),
+                ("password_encrypted", models.TextField(blank=True, editable=False, null=True)),
+                ("testnet", models.BooleanField(db_default=False, null=True)),
+                ("is_active", models.BooleanField(db_default=True, null=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False, null=True
+                    ),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(),
+                        editable=False,
+                        help_text="Kept current by the database trigger update_exchanges_updated_at.",
+                        null=True,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'exchanges',
-                'ordering': ['name'],
-                'indexes': [models.Index(fields=['name'], name='idx_exchanges_name'), models.Index(fields=['is_active'], name='idx_exchanges_active')],
-                'constraints': [models.UniqueConstraint(fields=('name',), name='exchanges_name_key')],
+                "db_table": "exchanges",
+                "ordering": ["name"],
+                "indexes": [
+                    models.Index(fields=["name"], name="idx_exchanges_name"),
+                    models.Index(fields=["is_active"], name="idx_exchanges_active"),
+                ],
+                "constraints": [models.UniqueConstraint(fields=("name",), name="exchanges_name_key")],
             },
         ),
     ]

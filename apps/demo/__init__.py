@@ -1,0 +1,1 @@
+"""The demo world `make run` loads into an empty database, and the development login."""
