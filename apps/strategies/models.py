@@ -68,6 +68,14 @@ class Strategy(models.Model):
         verbose_name_plural = "strategies"
         constraints = [
             models.UniqueConstraint(fields=["name", "version"], name="strategies_name_version_key"),
+            # At most one live version per strategy name; activation goes through strategy_activate.
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(is_active=True),
+                name="strategies_one_active_version",
+                violation_error_message="Another version of this strategy is already active; "
+                "use the “Activate” action to switch versions.",
+            ),
         ]
         indexes = [
             models.Index(fields=["is_active"], name="idx_strategies_active"),

@@ -1,0 +1,76 @@
+"""Decisions in the admin: a read-only audit of what the agent saw, thought and chose, and what followed."""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html_join
+
+from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin, export_as_csv_action, pretty_json
+from apps.execution.models import Order
+
+from .models import Decision
+
+DECISION_CSV_FIELDS = [
+    "id", "decision_layer", "decision", "action_taken", "thought_process", "tools_used", "model_used",
+    "tokens_used", "latency_ms", "timestamp", "datetime",
+]  # fmt: skip
+
+
+@admin.register(Decision)
+class DecisionAdmin(ReadOnlyAdmin, LargeTableAdmin):
+    list_display = [
+        "id",
+        "decision_layer",
+        "decision_preview",
+        "model_used",
+        "tokens_used",
+        "latency_ms",
+        "datetime",
+    ]
+    list_filter = ["decision_layer"]
+    search_fields = ["id"]
+    exact_search_fields = ("id",)
+    search_help_text = "Exact decision id."
+    date_hierarchy = "datetime"
+    ordering = ["-datetime"]
+    actions = [export_as_csv_action(DECISION_CSV_FIELDS, filename="decisions")]
+    fieldsets = [
+        (None, {"fields": ["id", "decision_layer", "datetime", "timestamp"]}),
+        ("What it saw", {"fields": ["input_context_pretty"]}),
+        ("What it thought", {"fields": ["thought_process", "tools_used"]}),
+        ("What it chose", {"fields": ["decision", "action_taken"]}),
+        ("What it cost", {"fields": ["model_used", "tokens_used", "latency_ms"]}),
+        ("What followed", {"fields": ["order_links", "experience_links"]}),
+    ]
+    readonly_fields = ["input_context_pretty", "order_links", "experience_links"]
+
+    @admin.display(description="decision")
+    def decision_preview(self, obj: Decision) -> str:
+        # The seed's "recent decisions" query shows LEFT(decision, 100).
+        return obj.decision[:100]
+
+    @admin.display(description="input context")
+    def input_context_pretty(self, obj: Decision) -> str:
+        return pretty_json(obj.input_context)
+
+    @admin.display(description="orders it produced")
+    def order_links(self, obj: Decision) -> str:
+        orders = Order.objects.filter(decision_id=obj.pk).order_by("datetime")
+        rows = orders.values_list("id", "side", "amount", "symbol", "status")[:200]
+        if not rows:
+            return "—"
+        return format_html_join(
+            "",
+            '<div><a href="{}">{}</a>: {} {} {} ({})</div>',
+            ((reverse("admin:execution_order_change", args=[r[0]]), *r) for r in rows),
+        )
+
+    @admin.display(description="experiences that came from it")
+    def experience_links(self, obj: Decision) -> str:
+        rows = obj.experiences.order_by("datetime").values_list("id", "outcome", "pnl")[:200]
+        if not rows:
+            return "—"
+        return format_html_join(
+            "",
+            '<div><a href="{}">{}</a>: {} (PnL {})</div>',
+            ((reverse("admin:memory_experience_change", args=[r[0]]), *r) for r in rows),
+        )
