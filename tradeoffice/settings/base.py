@@ -22,7 +22,7 @@ if not ADMIN_URL.endswith("/"):
     ADMIN_URL += "/"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "apps.backoffice.admin_config.BackofficeAdminConfig",  # django.contrib.admin with the back-office site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apps.exchanges",
     "apps.execution",
     "apps.portfolio",
@@ -39,7 +40,10 @@ INSTALLED_APPS = [
     "apps.memory",
     "apps.strategies",
     "apps.system_events",
+    "apps.operations",
+    "apps.agents",
     "apps.demo",
+    "apps.backoffice",
 ]
 
 MIDDLEWARE = [
