@@ -1,0 +1,1 @@
+"""Operations across the stores: backup and restore, table maintenance, partitioning of trades."""

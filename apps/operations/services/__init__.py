@@ -1,0 +1,1 @@
+"""Services of the operations commands, one module per concern."""

@@ -1,0 +1,78 @@
+"""Reads of the portfolio: open positions, neighbouring snapshots, cash flows and the equity curve."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from apps.exchanges.models import Exchange
+from apps.execution.models import Position
+
+from .models import PortfolioSnapshot
+
+
+def position_list_open(*, exchange: Exchange) -> QuerySet[Position]:
+    return Position.objects.filter(exchange=exchange, is_open=True).order_by("symbol")
+
+
+def snapshot_previous(*, exchange: Exchange, before: date) -> PortfolioSnapshot | None:
+    """The exchange's latest snapshot dated strictly before `before`."""
+    return (
+        PortfolioSnapshot.objects.filter(exchange=exchange, snapshot_date__lt=before)
+        .order_by("-snapshot_date")
+        .first()
+    )
+
+
+def snapshot_first(*, exchange: Exchange) -> PortfolioSnapshot | None:
+    return PortfolioSnapshot.objects.filter(exchange=exchange).order_by("snapshot_date").first()
+
+
+# A trade moves cash in its symbol's quote currency ("BTC/USDT" and "BTC/USDT:USDT" settle in USDT):
+# a buy pays cost, a sell receives it, and a fee charged in the quote currency is paid on top. A fee
+# charged in another currency (e.g. an exchange token) does not touch the quote cash.
+CASH_FLOW_SQL = """
+SELECT COALESCE(SUM(
+    CASE WHEN side = 'sell' THEN cost ELSE -cost END
+    - CASE WHEN fee IS NOT NULL AND fee_currency = split_part(split_part(symbol, '/', 2), ':', 1)
+           THEN fee ELSE 0 END
+), 0)
+FROM trades
+WHERE exchange_id = %s AND datetime > %s AND datetime <= %s
+"""
+
+
+def cash_flow_between(*, exchange: Exchange, after: datetime, until: datetime) -> Decimal:
+    """Net quote-currency cash moved by the exchange's trades with after < datetime <= until."""
+    with connection.cursor() as cursor:
+        cursor.execute(CASH_FLOW_SQL, [exchange.pk, after, until])
+        return Decimal(cursor.fetchone()[0])
+
+
+def equity_curve(
+    *,
+    start_date: date,
+    end_date: date,
+    exchange_ids: Iterable[int] | None = None,
+) -> list[tuple[date, Decimal]]:
+    """Daily total value summed over exchanges, for each date in the range that has a snapshot.
+
+    An exchange without a snapshot on such a date contributes its latest earlier value (carried
+    forward, also from before the range), so a missed snapshot on one exchange is not a crash.
+    """
+    snapshots = PortfolioSnapshot.objects.filter(snapshot_date__lte=end_date)
+    if exchange_ids is not None:
+        snapshots = snapshots.filter(exchange_id__in=list(exchange_ids))
+    latest: dict[int | None, Decimal] = {}
+    curve: dict[date, Decimal] = {}
+    for exchange_id, snapshot_date, total_value in snapshots.order_by("snapshot_date").values_list(
+        "exchange_id", "snapshot_date", "total_value"
+    ):
+        latest[exchange_id] = total_value
+        if snapshot_date >= start_date:
+            curve[snapshot_date] = sum(latest.values(), Decimal(0))
+    return sorted(curve.items())

@@ -1,0 +1,147 @@
+"""Writes of the portfolio: the daily snapshot per exchange, from open positions and cash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.common.clock import to_ms
+from apps.exchanges.models import Exchange
+
+from . import selectors
+from .models import PortfolioSnapshot
+
+MONEY_PLACES = Decimal("0.00000001")
+PERCENT_PLACES = Decimal("0.0001")
+
+
+@dataclass(frozen=True)
+class SnapshotOutcome:
+    snapshot: PortfolioSnapshot
+    created: bool  # False: the day's snapshot existed and was replaced
+    cash_source: str  # "given" or "carried forward"
+
+
+def _money(value: Decimal) -> Decimal:
+    return Decimal(value).quantize(MONEY_PLACES)
+
+
+def _position_row(position) -> dict[str, str | None]:
+    value = position.value if position.value is not None else position.amount * position.current_price
+
+    def text(v):
+        return None if v is None else str(v)
+
+    return {
+        "symbol": position.symbol,
+        "side": position.side,
+        "amount": text(position.amount),
+        "entry_price": text(position.entry_price),
+        "current_price": text(position.current_price),
+        "value": text(_money(value)),
+        "unrealized_pnl": text(position.unrealized_pnl),
+        "unrealized_pnl_percentage": text(position.unrealized_pnl_percentage),
+    }
+
+
+@transaction.atomic
+def portfolio_snapshot_take(
+    *,
+    exchange: Exchange,
+    snapshot_date: date,
+    cash: Decimal | None = None,
+    moment: datetime | None = None,
+) -> SnapshotOutcome:
+    """Write (or replace) the exchange's snapshot for `snapshot_date`.
+
+    total_value = cash + the open positions' value. Without `cash`, the previous snapshot's cash
+    is carried forward and moved by the trades since it (see selectors.cash_flow_between); the
+    first snapshot of an exchange needs `cash`. total_pnl and total_return are measured from the
+    exchange's first snapshot, daily_pnl from the previous one. Re-running a date replaces that
+    day's row: one snapshot per (exchange, date).
+    """
+    moment = moment or timezone.now()
+    if snapshot_date > moment.date():
+        raise ValidationError({"snapshot_date": f"{snapshot_date} is in the future."})
+    if cash is not None and cash < 0:
+        raise ValidationError({"cash": f"Cash for {exchange.name} must not be negative (got {cash})."})
+
+    previous = selectors.snapshot_previous(exchange=exchange, before=snapshot_date)
+    if cash is None:
+        if previous is None:
+            raise ValidationError(
+                {"cash": f"{exchange.name} has no earlier snapshot to carry cash forward from; "
+                 f"give it with --cash {exchange.name}=AMOUNT."}
+            )
+        cash = previous.cash + selectors.cash_flow_between(
+            exchange=exchange, after=previous.datetime, until=moment
+        )
+        cash_source = "carried forward"
+    else:
+        cash_source = "given"
+    cash = _money(cash)
+
+    positions = list(selectors.position_list_open(exchange=exchange))
+    rows = [_position_row(p) for p in positions]
+    positions_value = _money(sum((Decimal(r["value"]) for r in rows), Decimal(0)))
+    total_value = cash + positions_value
+
+    first = selectors.snapshot_first(exchange=exchange)
+    base = first if first is not None and first.snapshot_date < snapshot_date else None
+    if base is None:
+        total_pnl, total_return = Decimal(0), Decimal(0)
+    else:
+        total_pnl = total_value - base.total_value
+        total_return = (
+            (total_pnl / base.total_value * 100).quantize(PERCENT_PLACES) if base.total_value > 0 else None
+        )
+    daily_pnl = total_value - previous.total_value if previous is not None else None
+
+    snapshot, created = PortfolioSnapshot.objects.update_or_create(
+        exchange=exchange,
+        snapshot_date=snapshot_date,
+        defaults={
+            "total_value": total_value,
+            "cash": cash,
+            "positions_value": positions_value,
+            "total_pnl": total_pnl,
+            "daily_pnl": daily_pnl,
+            "total_return": total_return,
+            "positions": rows,
+            "timestamp": to_ms(moment),
+            "datetime": moment,
+        },
+    )
+    return SnapshotOutcome(snapshot=snapshot, created=created, cash_source=cash_source)
+
+
+@transaction.atomic
+def portfolio_snapshot_take_all(
+    *,
+    snapshot_date: date,
+    exchanges: list[Exchange],
+    cash: dict[str, Decimal] | None = None,
+    moment: datetime | None = None,
+) -> list[SnapshotOutcome]:
+    """Snapshot every given exchange in one transaction: all of them are written, or none."""
+    cash = cash or {}
+    unknown = sorted(set(cash) - {e.name for e in exchanges})
+    if unknown:
+        raise ValidationError(
+            {"cash": f"Cash given for exchanges not being snapshotted: {', '.join(unknown)}."}
+        )
+    moment = moment or timezone.now()
+    return [
+        portfolio_snapshot_take(
+            exchange=exchange,
+            snapshot_date=snapshot_date,
+            cash=cash.get(exchange.name),
+            moment=moment,
+        )
+        for exchange in exchanges
+    ]

@@ -1,0 +1,1 @@
+"""Strategy services: activation, performance metrics."""
