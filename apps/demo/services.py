@@ -90,7 +90,7 @@ def demo_seed() -> SeedReport:
             testnet=True,
         )
         exchange.refresh_from_db()
-    world = demo_build(exchange=exchange, end=exchange.created_at.date())
+    world = demo_build(exchange=exchange, now=exchange.created_at)
     for label, model, rows in (
         ("strategies", Strategy, world.strategies),
         ("decisions", Decision, world.decisions),
@@ -125,10 +125,14 @@ def _insert_missing(model, rows) -> int:
     return len(fresh)
 
 
-def demo_build(*, exchange: Exchange, end: date) -> DemoWorld:
-    """Build the demo world for the DEMO_DAYS days ending on `end` (no database writes)."""
+def demo_build(*, exchange: Exchange, now: datetime) -> DemoWorld:
+    """Build the demo world for the DEMO_DAYS days ending at `now` (no database writes).
+
+    Nothing is dated after `now`: today holds only what happened before it.
+    """
     rng = random.Random(20240101)  # noqa: S311 - demo data, not security
     world = DemoWorld()
+    end = now.date()
     start = end - timedelta(days=DEMO_DAYS - 1)
     days = [start + timedelta(days=i) for i in range(DEMO_DAYS)]
 
@@ -243,7 +247,29 @@ def demo_build(*, exchange: Exchange, end: date) -> DemoWorld:
     world.positions = _positions(exchange, days, prices)
     world.snapshots = _snapshots(exchange, days, realised_by_day, world.positions, prices)
     world.events = _events(days, world.orders, rng)
-    return world
+    return _until(world, now)
+
+
+def _until(world: DemoWorld, now: datetime) -> DemoWorld:
+    """Drop what would lie in the future, and whatever depends on a dropped row."""
+    decisions = [d for d in world.decisions if d.datetime <= now]
+    decision_ids = {d.id for d in decisions}
+    orders = [o for o in world.orders if o.datetime <= now and o.decision_id in decision_ids]
+    order_ids = {o.id for o in orders}
+    return DemoWorld(
+        strategies=world.strategies,
+        decisions=decisions,
+        orders=orders,
+        trades=[t for t in world.trades if t.datetime <= now and t.order_id in order_ids],
+        positions=world.positions,
+        snapshots=[s for s in world.snapshots if s.datetime <= now],
+        experiences=[e for e in world.experiences if set(e.related_orders) <= order_ids],
+        events=[
+            e
+            for e in world.events
+            if e.datetime <= now and (not e.related_order_id or e.related_order_id in order_ids)
+        ],
+    )
 
 
 # --- builders ----------------------------------------------------------------------------------
