@@ -1,0 +1,1 @@
+"""Agent principals: who may call the API, their hashed tokens, idempotency keys and attributed writes."""

@@ -1,0 +1,1 @@
+"""What every app's API shares: errors, parsing, fields, pagination, schema, idempotency, batches."""

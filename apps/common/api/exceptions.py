@@ -1,0 +1,133 @@
+"""One error body for every failure: `{"code", "message", "details"}`, whatever raised it.
+
+DRF's own exceptions, Django's ValidationError/Http404/PermissionDenied and database errors caused
+by input all end here, so an agent never has to parse two shapes, and bad input is never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from apps.agents.services import IdempotencyKeyReused
+
+logger = logging.getLogger("tradeoffice.api")
+
+
+class ApiError(exceptions.APIException):
+    """An error with a code, a message and details chosen by the raiser."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+    default_detail = "The request was refused."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, details: Any = None):
+        super().__init__(detail=message or self.default_detail, code=code or self.default_code)
+        self.message = str(self.detail)
+        self.error_code = code or self.default_code
+        self.details = details or {}
+
+
+class Conflict(ApiError):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The request conflicts with what is recorded."
+
+
+class PayloadTooLarge(ApiError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+    default_detail = "The request body is too large."
+
+
+class ServiceUnavailable(ApiError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "service_unavailable"
+    default_detail = "A service the request needs is unavailable; retry later."
+
+
+def _first_message(details: Any, prefix: str = "") -> str | None:
+    """The first message in a nested DRF error structure, with the path to it."""
+    if isinstance(details, dict):
+        for key, value in details.items():
+            label = key if key != "non_field_errors" else ""
+            path = f"{prefix}.{label}" if prefix and label else (label or prefix)
+            found = _first_message(value, path)
+            if found:
+                return found
+    elif isinstance(details, list):
+        for value in details:
+            found = _first_message(value, prefix)
+            if found:
+                return found
+    elif details:
+        return f"{prefix}: {details}" if prefix else str(details)
+    return None
+
+
+def _plain(details: Any) -> Any:
+    """ErrorDetail strings and ReturnDicts as plain JSON values."""
+    if isinstance(details, dict):
+        return {str(k): _plain(v) for k, v in details.items()}
+    if isinstance(details, list):
+        return [_plain(v) for v in details]
+    return str(details)
+
+
+def _translate(exc: Exception) -> Exception:
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(detail=as_serializer_error(exc))
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, IdempotencyKeyReused):
+        return Conflict(str(exc), code="idempotency_key_reused")
+    if isinstance(exc, DataError):
+        # Input that passed validation but not the column (a length or a range): still the input's fault.
+        logger.warning("Input refused by the database: %s", exc)
+        return ApiError("A value does not fit its column (too long or out of range).", code="invalid")
+    return exc
+
+
+def exception_handler(exc: Exception, context: dict) -> Response:
+    exc = _translate(exc)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        return Response(
+            {
+                "code": "server_error",
+                "message": "An unexpected error occurred; it has been logged.",
+                "details": {},
+            },
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    if isinstance(exc, ApiError):
+        body = {"code": exc.error_code, "message": exc.message, "details": _plain(exc.details)}
+    elif isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        first = _first_message(details) or "Invalid input."
+        body = {"code": "invalid", "message": f"Invalid input: {first}", "details": _plain(details)}
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        body = {
+            "code": codes if isinstance(codes, str) else exc.default_code,
+            "message": str(exc.detail) if not isinstance(exc.detail, dict | list) else exc.default_detail,
+            "details": {},
+        }
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            body["details"] = {"retry_after": max(1, int(exc.wait + 0.999))}
+    else:  # pragma: no cover - DRF only builds responses for APIException and Http404/PermissionDenied
+        body = {"code": "error", "message": str(exc), "details": {}}
+    response.data = body
+    return response

@@ -1,0 +1,1 @@
+"""The exchanges, read only: names and flags, never a credential."""
