@@ -19,6 +19,7 @@ from apps.exchanges.models import Exchange
 from apps.exchanges.services import exchange_register
 from apps.execution.models import Order, OrderStatus, OrderType, Position, Side, Trade
 from apps.memory.models import Experience, Outcome
+from apps.memory.services.experiences import experience_bulk_create
 from apps.portfolio.models import PortfolioSnapshot
 from apps.strategies.models import Strategy
 from apps.system_events.models import Severity, SystemEvent
@@ -109,6 +110,13 @@ def _insert_missing(model, rows) -> int:
     """Insert the rows whose natural key is not present yet; return how many were inserted."""
     if not rows:
         return 0
+    if model is Experience:
+        # Through the memory service, so long-term memory follows (outbox, pushed after commit).
+        present = set(Experience.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True))
+        fresh = [_experience_fields(r) for r in rows if r.pk not in present]
+        if fresh:
+            experience_bulk_create(experiences=fresh)
+        return len(fresh)
     if model is Strategy:
         present = set(Strategy.objects.values_list("name", "version"))
         fresh = [r for r in rows if (r.name, r.version) not in present]
@@ -464,7 +472,7 @@ def _experience(
     return Experience(
         id=f"demo_exp_{n:04d}",
         situation=(
-            f"{base} at {avg_entry.normalize()}, 1h RSI {rsi} ({setup}); "
+            f"{base} at {avg_entry.quantize(TWO)}, 1h RSI {rsi} ({setup}); "
             f"{'long' if entry.side == Side.BUY else 'short'} entry by limit order."
         ),
         situation_tags=[base.lower(), setup, "reversal" if outcome == Outcome.SUCCESS else "breakout"],
@@ -486,6 +494,26 @@ def _experience(
         timestamp=exit_order.timestamp,
         datetime=exit_order.datetime,
     )
+
+
+def _experience_fields(experience: Experience) -> dict:
+    return {
+        "id": experience.id,
+        "situation": experience.situation,
+        "situation_tags": experience.situation_tags,
+        "decision": experience.decision,
+        "decision_reasoning": experience.decision_reasoning,
+        "decision_id": experience.decision_ref_id,
+        "outcome": experience.outcome,
+        "pnl": experience.pnl,
+        "pnl_percentage": experience.pnl_percentage,
+        "reflection": experience.reflection,
+        "lessons_learned": experience.lessons_learned,
+        "importance_score": experience.importance_score,
+        "related_orders": experience.related_orders,
+        "symbol": experience.symbol,
+        "timestamp": experience.timestamp,
+    }
 
 
 def _positions(exchange: Exchange, days: list[date], prices: dict[str, list[Decimal]]) -> list[Position]:

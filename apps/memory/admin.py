@@ -1,0 +1,418 @@
+"""Experiences in the admin: the operators' main job — browse, review, annotate.
+
+Every save and bulk action goes through the memory service (experience_annotate), so the
+outbox carries each change to long-term memory.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Func, Q
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from apps.common.admin import export_as_csv_action
+from apps.execution.models import Order, Trade
+
+from .models import Experience
+from .services.experiences import experience_annotate
+
+EXPERIENCE_CSV_FIELDS = [
+    "id", "symbol", "outcome", "pnl", "pnl_percentage", "importance_score", "situation", "situation_tags",
+    "decision", "decision_reasoning", "reflection", "lessons_learned", "related_orders", "decision_ref_id",
+    "timestamp", "datetime",
+]  # fmt: skip
+SIMILAR_LIMIT = 5
+
+
+# --- list filters ------------------------------------------------------------------------------
+
+
+class SymbolFilter(admin.SimpleListFilter):
+    title = "symbol"
+    parameter_name = "symbol"
+
+    def lookups(self, request, model_admin):
+        symbols = Experience.objects.exclude(symbol=None).order_by("symbol").values_list("symbol", flat=True)
+        return [(s, s) for s in symbols.distinct()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(symbol=self.value()) if self.value() else queryset
+
+
+class Unnest(Func):
+    function = "unnest"
+
+
+class TagFilter(admin.SimpleListFilter):
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        tags = (
+            Experience.objects.annotate(tag=Unnest("situation_tags"))
+            .order_by("tag")
+            .values_list("tag", flat=True)
+            .distinct()[:100]
+        )
+        return [(t, t) for t in tags]
+
+    def queryset(self, request, queryset):
+        # situation_tags @> ARRAY[tag]: served by the GIN index idx_experiences_tags.
+        return queryset.filter(situation_tags__contains=[self.value()]) if self.value() else queryset
+
+
+class ImportanceFilter(admin.SimpleListFilter):
+    title = "importance"
+    parameter_name = "importance"
+    RANGES = {
+        "high": ("0.80 and above", Q(importance_score__gte=Decimal("0.80"))),
+        "medium": (
+            "0.50 to 0.79",
+            Q(importance_score__gte=Decimal("0.50"), importance_score__lt=Decimal("0.80")),
+        ),
+        "low": ("below 0.50", Q(importance_score__lt=Decimal("0.50"))),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _) in self.RANGES.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() in self.RANGES:
+            return queryset.filter(self.RANGES[self.value()][1])
+        return queryset
+
+
+# --- forms -------------------------------------------------------------------------------------
+
+
+class LinesField(forms.CharField):
+    """A list of strings edited one per line."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 80})
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return "\n".join(value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class TagsField(forms.CharField):
+    """Tags edited as a comma-separated list: lower case, no duplicates, no spaces inside a tag."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        tags: list[str] = []
+        for raw in text.split(","):
+            tag = raw.strip().lower()
+            if not tag:
+                continue
+            if any(ch.isspace() for ch in tag) or len(tag) > 50:
+                raise ValidationError(
+                    f"“{raw.strip()}” is not a tag: use single words or hyphenated-words of at most 50 "
+                    "characters, separated by commas."
+                )
+            if tag not in tags:
+                tags.append(tag)
+        return tags
+
+
+class ExperienceAnnotationForm(forms.ModelForm):
+    lessons_learned = LinesField(required=False, help_text="One lesson per line.")
+    situation_tags = TagsField(required=False, help_text="Comma-separated, e.g. btc, oversold, reversal.")
+    importance_score = forms.DecimalField(
+        min_value=Decimal("0"),
+        max_value=Decimal("1"),
+        max_digits=3,
+        decimal_places=2,
+        help_text="0.00 (forgettable) to 1.00 (never forget).",
+    )
+
+    class Meta:
+        model = Experience
+        fields = ["reflection", "lessons_learned", "situation_tags", "importance_score"]
+        widgets = {"reflection": forms.Textarea(attrs={"rows": 5, "cols": 80})}
+
+
+class ExperienceActionForm(ActionForm):
+    value = forms.CharField(
+        required=False,
+        label="Value",
+        help_text="Importance (0 to 1) or tag, for the bulk actions.",
+        widget=forms.TextInput(attrs={"size": 12, "placeholder": "0.9 or a tag"}),
+    )
+
+
+# --- admin -------------------------------------------------------------------------------------
+
+
+@admin.register(Experience)
+class ExperienceAdmin(admin.ModelAdmin):
+    form = ExperienceAnnotationForm
+    action_form = ExperienceActionForm
+    list_display = [
+        "id",
+        "datetime",
+        "symbol",
+        "outcome",
+        "pnl",
+        "pnl_percentage",
+        "importance_score",
+        "tags",
+    ]
+    list_filter = ["outcome", SymbolFilter, TagFilter, ImportanceFilter]
+    list_select_related = ["decision_ref"]
+    search_fields = ["id", "situation", "decision", "reflection"]
+    search_help_text = (
+        "Words from the situation, decision or reflection (full-text), or an exact experience id."
+    )
+    date_hierarchy = "datetime"
+    ordering = ["-datetime"]
+    autocomplete_fields = ["decision_ref"]
+    actions = [
+        "set_importance",
+        "add_tag",
+        "remove_tag",
+        export_as_csv_action(EXPERIENCE_CSV_FIELDS, filename="experiences"),
+    ]
+    readonly_fields = [
+        "id", "symbol", "outcome", "pnl", "pnl_percentage", "situation", "decision", "decision_reasoning",
+        "datetime", "timestamp", "created_at", "updated_at", "decision_panel", "orders_panel",
+        "similar_panel",
+    ]  # fmt: skip
+    fieldsets = [
+        ("What happened", {"fields": ["id", "datetime", "symbol", "outcome", "pnl", "pnl_percentage"]}),
+        ("Situation and decision", {"fields": ["situation", "decision", "decision_reasoning"]}),
+        ("Review", {"fields": ["reflection", "lessons_learned", "situation_tags", "importance_score"]}),
+        ("The decision that led to it", {"fields": ["decision_panel"]}),
+        ("Orders and trades", {"fields": ["orders_panel"]}),
+        ("Similar experiences in long-term memory", {"fields": ["similar_panel"]}),
+        ("Record", {"fields": ["timestamp", "created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        # Experiences are written by agents; operators review them.
+        return False
+
+    @admin.display(description="tags")
+    def tags(self, obj: Experience) -> str:
+        return ", ".join(obj.situation_tags or [])
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        vector = SearchVector("situation", "decision", "reflection", config="english")
+        matches = queryset.annotate(search=vector).filter(
+            Q(search=SearchQuery(term, config="english", search_type="websearch")) | Q(pk=term)
+        )
+        return matches, False
+
+    # --- saving through the memory service ---------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        experience_annotate(
+            experience=obj,
+            reflection=data.get("reflection") or None,
+            lessons_learned=data.get("lessons_learned") or [],
+            situation_tags=data.get("situation_tags") or [],
+            importance_score=data["importance_score"],
+        )
+
+    def delete_model(self, request, obj):
+        from .services.experiences import experience_delete
+
+        experience_delete(experience=obj)
+
+    def delete_queryset(self, request, queryset):
+        from .services.experiences import experience_delete
+
+        with transaction.atomic():
+            for experience in queryset:
+                experience_delete(experience=experience)
+
+    # --- bulk actions ---------------------------------------------------------------------------
+
+    @admin.action(description="Set importance score to the value", permissions=["change"])
+    def set_importance(self, request, queryset):
+        raw = request.POST.get("value", "").strip()
+        try:
+            score = Decimal(raw)
+        except InvalidOperation:
+            score = None
+        if score is None or not score.is_finite() or not Decimal("0") <= score <= Decimal("1"):
+            self.message_user(
+                request, f"“{raw}” is not an importance score: give a number from 0 to 1.", messages.ERROR
+            )
+            return
+        changed = self._annotate_each(request, queryset, lambda e: {"importance_score": score})
+        if changed is not None:
+            self.message_user(
+                request, f"Importance set to {score} on {changed} experience(s).", messages.SUCCESS
+            )
+
+    @admin.action(description="Add the value as a tag", permissions=["change"])
+    def add_tag(self, request, queryset):
+        tag = self._tag(request)
+        if tag is None:
+            return
+        changed = self._annotate_each(
+            request,
+            queryset,
+            lambda e: (
+                None
+                if tag in (e.situation_tags or [])
+                else {"situation_tags": [*(e.situation_tags or []), tag]}
+            ),
+        )
+        if changed is not None:
+            self.message_user(request, f"Tag “{tag}” added to {changed} experience(s).", messages.SUCCESS)
+
+    @admin.action(description="Remove the value as a tag", permissions=["change"])
+    def remove_tag(self, request, queryset):
+        tag = self._tag(request)
+        if tag is None:
+            return
+        changed = self._annotate_each(
+            request,
+            queryset,
+            lambda e: (
+                {"situation_tags": [t for t in e.situation_tags if t != tag]}
+                if tag in (e.situation_tags or [])
+                else None
+            ),
+        )
+        if changed is not None:
+            self.message_user(request, f"Tag “{tag}” removed from {changed} experience(s).", messages.SUCCESS)
+
+    def _tag(self, request) -> str | None:
+        try:
+            tags = TagsField().clean(request.POST.get("value", ""))
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return None
+        if len(tags) != 1:
+            self.message_user(request, "Give exactly one tag in the value box.", messages.ERROR)
+            return None
+        return tags[0]
+
+    def _annotate_each(self, request, queryset, change_for) -> int | None:
+        """Apply one annotation per experience, all or nothing; None (and a message) on a refusal."""
+        changed = 0
+        try:
+            with transaction.atomic():
+                for experience in queryset.select_for_update():
+                    fields = change_for(experience)
+                    if fields:
+                        experience_annotate(experience=experience, **fields)
+                        changed += 1
+        except ValidationError as exc:
+            self.message_user(request, "Nothing changed: " + "; ".join(exc.messages), messages.ERROR)
+            return None
+        return changed
+
+    # --- panels on the change page -------------------------------------------------------------
+
+    @admin.display(description="decision")
+    def decision_panel(self, obj: Experience) -> str:
+        decision = obj.decision_ref
+        if decision is None:
+            return "—"
+        return format_html(
+            '<div><a href="{}">{}</a> ({}, {})</div><div><strong>Decision:</strong> {}</div>'
+            '<div style="white-space: pre-wrap; margin-top: 6px"><strong>Thought process:</strong> {}</div>',
+            reverse("admin:decisions_decision_change", args=[decision.pk]),
+            decision.pk,
+            decision.decision_layer,
+            decision.datetime.strftime("%Y-%m-%d %H:%M"),
+            decision.decision,
+            decision.thought_process,
+        )
+
+    @admin.display(description="orders and trades")
+    def orders_panel(self, obj: Experience) -> str:
+        order_ids = obj.related_orders or []
+        if not order_ids:
+            return "—"
+        orders = Order.objects.filter(pk__in=order_ids).order_by("datetime")
+        trades_by_order: dict[str, list[Trade]] = {}
+        for trade in Trade.objects.filter(order_id__in=order_ids).order_by("datetime"):
+            trades_by_order.setdefault(trade.order_id, []).append(trade)
+        rows = []
+        for order in orders:
+            fills = format_html_join(
+                ", ",
+                '<a href="{}">{} @ {}</a>',
+                (
+                    (reverse("admin:execution_trade_change", args=[t.pk]), t.amount, t.price)
+                    for t in trades_by_order.get(order.pk, [])
+                ),
+            )
+            rows.append(
+                format_html(
+                    '<div><a href="{}">{}</a>: {} {} {} {} — fills: {}</div>',
+                    reverse("admin:execution_order_change", args=[order.pk]),
+                    order.pk,
+                    order.side,
+                    order.amount,
+                    order.symbol,
+                    order.status,
+                    fills or "none",
+                )
+            )
+        missing = set(order_ids) - {o.pk for o in orders}
+        if missing:
+            rows.append(format_html("<div>Not recorded here: {}</div>", ", ".join(sorted(missing))))
+        return format_html_join("", "{}", ((row,) for row in rows))
+
+    @admin.display(description="similar experiences")
+    def similar_panel(self, obj: Experience) -> str:
+        from .services.long_term import LongTermMemoryError
+        from .services.recall import memory_recall
+
+        try:
+            hits = memory_recall(text=obj.situation, limit=SIMILAR_LIMIT + 1)
+        except (LongTermMemoryError, ValidationError) as exc:
+            return format_html("<em>Long-term memory is unavailable: {}</em>", exc)
+        hits = [h for h in hits if h.experience_id != obj.pk][:SIMILAR_LIMIT]
+        if not hits:
+            return "No similar experience in long-term memory yet (run manage.py sync_memory if it lags)."
+        return format_html(
+            "<table><thead><tr><th>experience</th><th>outcome</th><th>score</th><th>similarity</th>"
+            "<th>importance</th><th>recency</th><th>situation</th></tr></thead><tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+                "<td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        reverse("admin:memory_experience_change", args=[h.experience_id]),
+                        h.experience_id,
+                        h.payload.get("outcome", ""),
+                        f"{h.score:.3f}",
+                        f"{h.similarity:.3f}",
+                        f"{h.importance:.3f}",
+                        f"{h.recency:.3f}",
+                        (h.payload.get("situation") or "")[:120],
+                    )
+                    for h in hits
+                ),
+            ),
+        )
