@@ -110,3 +110,76 @@ class Experience(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} ({self.outcome})"
+
+
+class OutboxOperation(models.TextChoices):
+    UPSERT = "upsert", "Upsert"
+    DELETE = "delete", "Delete"
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+
+
+class MemoryOutbox(models.Model):
+    """One experience change still to be pushed to Qdrant, written in the change's own transaction.
+
+    Pushing makes Qdrant match PostgreSQL's current row for `experience_id` (or removes the
+    point when the row is gone), so rows may be pushed twice or out of order without harm.
+    """
+
+    id = models.BigAutoField(
+        primary_key=True,
+    )
+    experience_id = models.CharField(
+        max_length=100,
+    )
+    operation = models.CharField(
+        max_length=10,
+        choices=OutboxOperation.choices,
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=OutboxStatus.choices,
+        default=OutboxStatus.PENDING,
+        db_default=OutboxStatus.PENDING,
+    )
+    attempts = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+    )
+    last_error = models.TextField(
+        null=True,
+        blank=True,
+    )
+    created_at = models.DateTimeField(
+        db_default=Now(),
+        editable=False,
+    )
+    processed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        db_table = "memory_outbox"
+        ordering = ["id"]
+        verbose_name = "memory outbox entry"
+        verbose_name_plural = "memory outbox"
+        constraints = [
+            choices_check("operation", OutboxOperation, table="memory_outbox"),
+            choices_check("status", OutboxStatus, table="memory_outbox"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                name="idx_memory_outbox_pending",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(fields=["experience_id"], name="idx_memory_outbox_experience"),
+            models.Index(fields=["processed_at"], name="idx_memory_outbox_processed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.experience_id} ({self.status})"

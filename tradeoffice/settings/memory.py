@@ -1,1 +1,49 @@
-"""Settings of the agent's memory (Redis short-term, Qdrant long-term, embeddings)."""
+"""Settings of the agent's memory (Redis short-term, Qdrant long-term, embeddings).
+
+Imported at the end of base.py, so it reads the environment itself. Redis and Qdrant
+connection settings (REDIS_URL, REDIS_SOCKET_TIMEOUT, REDIS_KEY_PREFIX, QDRANT_URL,
+QDRANT_API_KEY, QDRANT_PATH, QDRANT_COLLECTION) live in base.py. docs/memory.md explains
+every setting here.
+"""
+
+import environ
+
+_env = environ.Env()
+
+# --- Embeddings -------------------------------------------------------------------------------
+# "hashing": built in, offline and deterministic (feature hashing over word and character n-grams).
+# "openai": text-embedding-3-small through the OpenAI HTTP API (needs OPENAI_API_KEY).
+# "sentence-transformers": a local model (pip install sentence-transformers; set the model path).
+MEMORY_EMBEDDER = _env("MEMORY_EMBEDDER", default="hashing")
+# Vector size. Empty: the embedder's own (hashing 384, openai 1536, sentence-transformers: the model's).
+# openai text-embedding-3 models accept a smaller size; sentence-transformers must match the model.
+MEMORY_EMBEDDING_DIMENSION = _env.int("MEMORY_EMBEDDING_DIMENSION", default=None)
+
+OPENAI_API_KEY = _env("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = _env("OPENAI_BASE_URL", default="https://api.openai.com/v1")
+OPENAI_EMBEDDING_MODEL = _env("OPENAI_EMBEDDING_MODEL", default="text-embedding-3-small")
+OPENAI_TIMEOUT = _env.float("OPENAI_TIMEOUT", default=10.0)
+
+SENTENCE_TRANSFORMERS_MODEL = _env("SENTENCE_TRANSFORMERS_MODEL", default="")
+
+# --- Qdrant -----------------------------------------------------------------------------------
+# Seconds before a call to a Qdrant server gives up (local mode has no network).
+QDRANT_TIMEOUT = _env.int("QDRANT_TIMEOUT", default=5)
+
+# --- Recall ranking ---------------------------------------------------------------------------
+# score = w_similarity * cosine + w_importance * importance_score + w_recency * 0.5 ** (age / half-life)
+MEMORY_WEIGHT_SIMILARITY = _env.float("MEMORY_WEIGHT_SIMILARITY", default=0.6)
+MEMORY_WEIGHT_IMPORTANCE = _env.float("MEMORY_WEIGHT_IMPORTANCE", default=0.2)
+MEMORY_WEIGHT_RECENCY = _env.float("MEMORY_WEIGHT_RECENCY", default=0.2)
+MEMORY_RECENCY_HALF_LIFE_DAYS = _env.float("MEMORY_RECENCY_HALF_LIFE_DAYS", default=30.0)
+# How many nearest neighbours (after the filters) are re-ranked by the combined score.
+MEMORY_RECALL_CANDIDATES = _env.int("MEMORY_RECALL_CANDIDATES", default=100)
+
+# --- Outbox (PostgreSQL -> Qdrant) -------------------------------------------------------------
+MEMORY_OUTBOX_BATCH_SIZE = _env.int("MEMORY_OUTBOX_BATCH_SIZE", default=100)
+# Rows already pushed are kept this many days for inspection, then sync_memory deletes them.
+MEMORY_OUTBOX_RETENTION_DAYS = _env.int("MEMORY_OUTBOX_RETENTION_DAYS", default=7)
+
+# --- Redis outage reporting -------------------------------------------------------------------
+# At most one system_events warning per this many seconds per process while Redis is unreachable.
+MEMORY_REDIS_OUTAGE_EVENT_INTERVAL = _env.int("MEMORY_REDIS_OUTAGE_EVENT_INTERVAL", default=60)

@@ -1,0 +1,284 @@
+"""Text embedders for long-term memory, chosen by settings.MEMORY_EMBEDDER.
+
+- `hashing` (default): offline and deterministic; no network, no model download.
+- `openai`: the OpenAI embeddings HTTP API (text-embedding-3-small, 1536 dimensions).
+- `sentence-transformers`: a local model; the package is imported only when chosen.
+
+Every embedder has a `name` and a `dimension`; the Qdrant collection records both, so
+vectors from two different embedders never end up compared with each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+import threading
+import unicodedata
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import httpx
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from .errors import EmbeddingError
+
+EMBEDDER_CHOICES = ("hashing", "openai", "sentence-transformers")
+HASHING_DEFAULT_DIMENSION = 384
+OPENAI_DEFAULT_DIMENSIONS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+
+
+class Embedder(ABC):
+    name: str
+    dimension: int
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One unit-length vector of `dimension` floats per text, in order."""
+
+    def embed_one(self, text: str) -> list[float]:
+        return self.embed([text])[0]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} dim={self.dimension}>"
+
+
+# --- hashing ------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class HashingEmbedder(Embedder):
+    """Feature hashing (the "hashing trick") over words, word bigrams and character n-grams.
+
+    Each feature is hashed with BLAKE2b (stable across processes, unlike `hash()`) to a
+    coordinate and a sign; the signs keep collisions from adding up in one direction.
+    Words carry most weight; character 3- to 5-grams make "oversold" close to
+    "oversell" and "BTC/USDT" close to "BTC"; bigrams keep a little word order.
+    """
+
+    version = 1
+    word_weight = 1.0
+    bigram_weight = 0.5
+    char_weight = 0.5  # shared among the n-grams of one word
+    char_ngram_sizes = (3, 4, 5)
+
+    def __init__(self, *, dimension: int = HASHING_DEFAULT_DIMENSION) -> None:
+        if dimension < 8:
+            raise ImproperlyConfigured(
+                "MEMORY_EMBEDDING_DIMENSION must be at least 8 for the hashing embedder."
+            )
+        self.dimension = dimension
+        self.name = f"hashing-v{self.version}"
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [self._vector(text).tolist() for text in texts]
+
+    def _features(self, text: str) -> list[tuple[str, float]]:
+        words = _WORD.findall(unicodedata.normalize("NFKC", text).lower())
+        if not words:
+            # Text without a single word still needs a unit vector; all such texts coincide.
+            return [("empty:", 1.0)]
+        features: list[tuple[str, float]] = []
+        for word in words:
+            features.append((f"w:{word}", self.word_weight))
+            padded = f"<{word}>"
+            grams = [padded[i : i + n] for n in self.char_ngram_sizes for i in range(len(padded) - n + 1)]
+            if grams:
+                weight = self.char_weight / len(grams)
+                features.extend((f"c:{gram}", weight) for gram in grams)
+        features.extend(
+            (f"b:{first} {second}", self.bigram_weight) for first, second in itertools.pairwise(words)
+        )
+        return features
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self.dimension, dtype=np.float64)
+        for feature, weight in self._features(text):
+            digest = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big")
+            sign = 1.0 if digest >> 63 else -1.0
+            vector[digest % self.dimension] += sign * weight
+        norm = np.linalg.norm(vector)
+        if norm == 0.0:  # every feature cancelled out: astronomically rare, but never divide by 0
+            vector[0] = 1.0
+            norm = 1.0
+        return vector / norm
+
+
+# --- OpenAI -------------------------------------------------------------------------------------
+
+
+class OpenAIEmbedder(Embedder):
+    """The OpenAI embeddings endpoint over HTTP (httpx); the API key never leaves the headers."""
+
+    batch_size = 256  # inputs per request; the API accepts up to 2048
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str = "text-embedding-3-small",
+        dimension: int | None = None,
+        base_url: str = "https://api.openai.com/v1",
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not api_key:
+            raise ImproperlyConfigured(
+                "MEMORY_EMBEDDER is 'openai' but OPENAI_API_KEY is not set. Set it, or use "
+                "MEMORY_EMBEDDER=hashing for the offline embedder."
+            )
+        default_dimension = OPENAI_DEFAULT_DIMENSIONS.get(model)
+        if dimension is None and default_dimension is None:
+            raise ImproperlyConfigured(
+                f"The dimension of OpenAI model {model!r} is not known; set MEMORY_EMBEDDING_DIMENSION."
+            )
+        self.model = model
+        self.dimension = dimension or default_dimension
+        # Only text-embedding-3 models can shorten their vectors; ask only when asked to.
+        self._send_dimensions = dimension is not None and dimension != default_dimension
+        self.name = f"openai/{model}"
+        self._api_key = api_key
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            vectors.extend(self._request(list(texts[start : start + self.batch_size])))
+        return vectors
+
+    def _request(self, texts: list[str]) -> list[list[float]]:
+        body: dict = {"model": self.model, "input": texts, "encoding_format": "float"}
+        if self._send_dimensions:
+            body["dimensions"] = self.dimension
+        try:
+            response = self._client.post("/embeddings", json=body)
+        except httpx.HTTPError as exc:
+            raise EmbeddingError(
+                f"The OpenAI embeddings request failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        if response.status_code == 401:
+            raise EmbeddingError("OpenAI refused the API key (HTTP 401); check OPENAI_API_KEY.")
+        if response.status_code >= 400:
+            raise EmbeddingError(
+                f"The OpenAI embeddings request failed: HTTP {response.status_code}: "
+                f"{self._error_message(response)}"
+            )
+        try:
+            data = sorted(response.json()["data"], key=lambda item: item["index"])
+            vectors = [[float(x) for x in item["embedding"]] for item in data]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EmbeddingError(f"OpenAI answered with an unexpected body: {exc}") from exc
+        if len(vectors) != len(texts):
+            raise EmbeddingError(f"OpenAI returned {len(vectors)} embeddings for {len(texts)} texts.")
+        for vector in vectors:
+            if len(vector) != self.dimension:
+                raise EmbeddingError(
+                    f"OpenAI returned {len(vector)} dimensions, expected {self.dimension} "
+                    "(MEMORY_EMBEDDING_DIMENSION)."
+                )
+        return vectors
+
+    def _error_message(self, response: httpx.Response) -> str:
+        try:
+            message = str(response.json()["error"]["message"])
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:200]
+        return message.replace(self._api_key, "••••")
+
+
+# --- sentence-transformers ----------------------------------------------------------------------
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A local sentence-transformers model, loaded once per process."""
+
+    def __init__(self, *, model_path: str, dimension: int | None = None) -> None:
+        if not model_path:
+            raise ImproperlyConfigured(
+                "MEMORY_EMBEDDER is 'sentence-transformers' but SENTENCE_TRANSFORMERS_MODEL is not set "
+                "(a model name or a local path)."
+            )
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                "MEMORY_EMBEDDER is 'sentence-transformers' but the package is not installed: "
+                "pip install sentence-transformers"
+            ) from exc
+        self._model = SentenceTransformer(model_path)
+        model_dimension = int(self._model.get_sentence_embedding_dimension())
+        if dimension is not None and dimension != model_dimension:
+            raise ImproperlyConfigured(
+                f"MEMORY_EMBEDDING_DIMENSION is {dimension} but the model {model_path!r} produces "
+                f"{model_dimension}; unset it or make it match."
+            )
+        self.dimension = model_dimension
+        self.name = f"sentence-transformers/{model_path.rstrip('/').rsplit('/', 1)[-1]}"
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        vectors = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float64).tolist()
+
+
+# --- the configured embedder ----------------------------------------------------------------------
+
+_lock = threading.Lock()
+_embedder: Embedder | None = None
+
+
+def build_embedder() -> Embedder:
+    """A new embedder from the current settings."""
+    choice = settings.MEMORY_EMBEDDER
+    dimension = settings.MEMORY_EMBEDDING_DIMENSION
+    if choice == "hashing":
+        return HashingEmbedder(dimension=dimension or HASHING_DEFAULT_DIMENSION)
+    if choice == "openai":
+        return OpenAIEmbedder(
+            api_key=settings.OPENAI_API_KEY,
+            model=settings.OPENAI_EMBEDDING_MODEL,
+            dimension=dimension,
+            base_url=settings.OPENAI_BASE_URL,
+            timeout=settings.OPENAI_TIMEOUT,
+        )
+    if choice == "sentence-transformers":
+        return SentenceTransformerEmbedder(
+            model_path=settings.SENTENCE_TRANSFORMERS_MODEL, dimension=dimension
+        )
+    raise ImproperlyConfigured(
+        f"MEMORY_EMBEDDER is {choice!r}; choose one of: {', '.join(EMBEDDER_CHOICES)}."
+    )
+
+
+def get_embedder() -> Embedder:
+    """The process's embedder, built on first use (a model loads once)."""
+    global _embedder
+    with _lock:
+        if _embedder is None:
+            _embedder = build_embedder()
+        return _embedder
+
+
+def reset_embedder() -> None:
+    global _embedder
+    with _lock:
+        _embedder = None
+
+
+@receiver(setting_changed)
+def _reset_on_setting_change(*, setting: str, **kwargs) -> None:
+    if setting.startswith(("MEMORY_EMBED", "OPENAI_", "SENTENCE_TRANSFORMERS_")):
+        reset_embedder()
