@@ -313,6 +313,9 @@ class Deviation:
 # shape is theirs: the comparison only checks that no other table appears.
 ADDED_TABLES = {
     "memory_outbox": "changes to experiences still to be pushed to Qdrant, written in the same transaction",
+    "agents": "the trading agents allowed to call the API, with a digest of their token",
+    "agent_idempotency_keys": "the first answer to an API create, replayed when the agent retries it",
+    "agent_writes": "which agent created or changed which row through the API",
 }
 
 
@@ -476,8 +479,8 @@ DEVIATIONS = [
     ),
     Deviation(
         "Tables beyond the seed",
-        "memory_outbox: " + ADDED_TABLES["memory_outbox"] + ". Added tables are described in "
-        "docs/schema.md; the seed's ten tables are compared in full.",
+        "; ".join(f"{table}: {purpose}" for table, purpose in ADDED_TABLES.items())
+        + ". Each is described in docs/schema.md; the seed's ten tables are compared in full.",
         _added_tables,
     ),
     Deviation(
