@@ -17,3 +17,15 @@ def choices_check(field: str, choices: type[models.TextChoices], *, table: str) 
         name=f"{table}_{field}_check",
         violation_error_message=f"{field} must be one of: {', '.join(choices.values)}.",
     )
+
+
+class CurrentTimestamp(models.Func):
+    """SQL's CURRENT_TIMESTAMP, the seed's column default.
+
+    Not Django's Now() (STATEMENT_TIMESTAMP()): the updated_at trigger stamps CURRENT_TIMESTAMP,
+    the transaction's start, and both columns must read the same clock, or a row inserted and
+    updated in one transaction would look updated before it was created.
+    """
+
+    template = "CURRENT_TIMESTAMP"
+    output_field = models.DateTimeField()

@@ -2,9 +2,8 @@
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models.functions import Now
 
-from apps.common.fields import choices_check
+from apps.common.fields import CurrentTimestamp, choices_check
 
 
 class DecisionLayer(models.TextChoices):
@@ -52,7 +51,7 @@ class Decision(models.Model):
     datetime = models.DateTimeField()
     created_at = models.DateTimeField(
         null=True,
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
     )
 

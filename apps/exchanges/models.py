@@ -1,7 +1,8 @@
 """The exchanges the agent trades on, with their API credentials encrypted at rest."""
 
 from django.db import models
-from django.db.models.functions import Now
+
+from apps.common.fields import CurrentTimestamp
 
 
 class Exchange(models.Model):
@@ -36,12 +37,12 @@ class Exchange(models.Model):
     )
     created_at = models.DateTimeField(
         null=True,
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
     )
     updated_at = models.DateTimeField(
         null=True,
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
         help_text="Kept current by the database trigger update_exchanges_updated_at.",
     )

@@ -6,9 +6,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models.functions import Now
 
-from apps.common.fields import Money, Ratio, choices_check
+from apps.common.fields import CurrentTimestamp, Money, Ratio, choices_check
 
 
 class Outcome(models.TextChoices):
@@ -83,12 +82,12 @@ class Experience(models.Model):
     datetime = models.DateTimeField()
     created_at = models.DateTimeField(
         null=True,
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
     )
     updated_at = models.DateTimeField(
         null=True,
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
         help_text="Kept current by the database trigger update_experiences_updated_at.",
     )
@@ -154,7 +153,7 @@ class MemoryOutbox(models.Model):
         blank=True,
     )
     created_at = models.DateTimeField(
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
     )
     processed_at = models.DateTimeField(

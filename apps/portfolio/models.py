@@ -1,9 +1,8 @@
 """Portfolio snapshots: one per exchange and day, the equity curve's points."""
 
 from django.db import models
-from django.db.models.functions import Now
 
-from apps.common.fields import Money, Ratio
+from apps.common.fields import CurrentTimestamp, Money, Ratio
 
 
 class PortfolioSnapshot(models.Model):
@@ -45,7 +44,7 @@ class PortfolioSnapshot(models.Model):
     datetime = models.DateTimeField()
     created_at = models.DateTimeField(
         null=True,
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
     )
 

@@ -1,9 +1,8 @@
 """Strategies as versioned JSON configurations, and their performance metrics per date range."""
 
 from django.db import models
-from django.db.models.functions import Now
 
-from apps.common.fields import Money, Ratio
+from apps.common.fields import CurrentTimestamp, Money, Ratio
 
 
 class Strategy(models.Model):
@@ -40,12 +39,12 @@ class Strategy(models.Model):
     )
     created_at = models.DateTimeField(
         null=True,
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
     )
     updated_at = models.DateTimeField(
         null=True,
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
         help_text="Kept current by the database trigger update_strategies_updated_at.",
     )
@@ -168,7 +167,7 @@ class PerformanceMetrics(models.Model):
     )
     created_at = models.DateTimeField(
         null=True,
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
     )
 

@@ -1,9 +1,8 @@
 """System events: outages, state changes and alerts, by type and severity."""
 
 from django.db import models
-from django.db.models.functions import Now
 
-from apps.common.fields import choices_check
+from apps.common.fields import CurrentTimestamp, choices_check
 
 
 class Severity(models.TextChoices):
@@ -50,7 +49,7 @@ class SystemEvent(models.Model):
     datetime = models.DateTimeField()
     created_at = models.DateTimeField(
         null=True,
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
     )
 

@@ -1,9 +1,8 @@
 """Orders as the exchange reports them (ccxt's unified order), linked to the decision behind them."""
 
 from django.db import models
-from django.db.models.functions import Now
 
-from apps.common.fields import Money, choices_check
+from apps.common.fields import CurrentTimestamp, Money, choices_check
 
 from .choices import OrderStatus, OrderType, Side
 
@@ -93,12 +92,12 @@ class Order(models.Model):
     datetime = models.DateTimeField()
     created_at = models.DateTimeField(
         null=True,
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
     )
     updated_at = models.DateTimeField(
         null=True,
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
         help_text="Kept current by the database trigger update_orders_updated_at.",
     )

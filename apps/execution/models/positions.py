@@ -1,9 +1,8 @@
 """Positions per exchange and symbol, and the current_positions view."""
 
 from django.db import models
-from django.db.models.functions import Now
 
-from apps.common.fields import Money, Ratio, choices_check
+from apps.common.fields import CurrentTimestamp, Money, Ratio, choices_check
 
 from .choices import Side
 
@@ -57,7 +56,7 @@ class AbstractPosition(models.Model):
     )
     updated_at = models.DateTimeField(
         null=True,
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
         help_text="Kept current by the database trigger update_positions_updated_at.",
     )

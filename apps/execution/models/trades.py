@@ -1,9 +1,8 @@
 """Trades (fills) as the exchange reports them, and the today_trades view."""
 
 from django.db import models
-from django.db.models.functions import Now
 
-from apps.common.fields import Money, choices_check
+from apps.common.fields import CurrentTimestamp, Money, choices_check
 
 from .choices import Side
 
@@ -54,7 +53,7 @@ class AbstractTrade(models.Model):
     datetime = models.DateTimeField()
     created_at = models.DateTimeField(
         null=True,
-        db_default=Now(),
+        db_default=CurrentTimestamp(),
         editable=False,
     )
     raw_data = models.JSONField(
