@@ -1,0 +1,535 @@
+"""Bulk import of ccxt trades and orders from JSON lines or CSV: COPY into a staging table, then merge.
+
+The file is read one line at a time and staged with COPY in batches, so memory stays flat whatever
+the file's size. Each line is validated in Python against the columns' own rules (side, type and
+status lists, NUMERIC(20, 8) bounds, lengths, positive amounts); a line that fails is rejected with
+its number and the reason, and the rest goes on. The merge then rejects what only the database can
+tell (a trade whose order is unknown, a client order id that belongs to another order) and inserts
+the rest with INSERT ... SELECT ... ON CONFLICT DO NOTHING, so importing the same file twice changes
+nothing the second time. Existing rows are never rewritten: the import only adds what is missing.
+
+A record is an order when it has a `status` (ccxt's order structure), a trade otherwise (ccxt's
+trade structure); orders are merged before trades, so one file may hold both.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+
+from apps.common.clock import from_ms, to_ms
+from apps.exchanges.models import Exchange
+from apps.execution.models import OrderStatus, OrderType, Side
+
+BATCH_SIZE = 5_000
+MAX_REPORTED_REJECTIONS = 1_000
+MONEY_SCALE = Decimal("0.00000001")
+MONEY_LIMIT = Decimal(10) ** 12  # NUMERIC(20, 8): twelve digits before the point
+# ccxt timestamps are milliseconds; anything before September 2001 is almost surely seconds.
+MIN_TIMESTAMP_MS = 1_000_000_000_000
+
+# ccxt's unified order statuses, and the schema's own, onto the schema's list.
+STATUS_MAP = {
+    "closed": OrderStatus.FILLED,
+    "cancelled": OrderStatus.CANCELED,
+    **{value: OrderStatus(value) for value in OrderStatus.values},
+}
+
+STAGE = "import_stage"
+SOURCE = "__source__"  # the record's JSON text, kept beside the parsed record
+STAGE_COLUMNS = (
+    "line_no", "kind", "id", "order_id", "client_order_id", "symbol", "side", "type", "status",
+    "price", "amount", "cost", "filled", "remaining", "average", "fee", "fee_currency",
+    "stop_price", "take_profit_price", "stop_loss_price", "timestamp", "datetime", "info",
+)  # fmt: skip
+
+
+class Rejected(Exception):
+    """One line that cannot be imported, and why."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    lines: int = 0
+    orders_inserted: int = 0
+    orders_present: int = 0
+    trades_inserted: int = 0
+    trades_present: int = 0
+    rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)  # the first MAX_REPORTED_REJECTIONS
+
+    @property
+    def inserted(self) -> int:
+        return self.orders_inserted + self.trades_inserted
+
+    @property
+    def present(self) -> int:
+        return self.orders_present + self.trades_present
+
+    def reject(self, line: int, reason: str) -> None:
+        self.rejected += 1
+        if len(self.rejections) < MAX_REPORTED_REJECTIONS:
+            self.rejections.append(Rejection(line, reason))
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def detect_format(path: Path) -> str:
+    return "csv" if path.suffix.lower() == ".csv" else "jsonl"
+
+
+def _json_records(handle) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
+    for line_no, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
+        except (ValueError, Rejected) as exc:
+            yield line_no, Rejected(f"not valid JSON ({exc})")
+            continue
+        if not isinstance(record, dict):
+            yield line_no, Rejected("not a JSON object (one ccxt trade or order per line is expected)")
+            continue
+        record[SOURCE] = line
+        yield line_no, record
+
+
+def _no_constant(name: str):
+    raise Rejected(f"{name} is not a number")
+
+
+def _csv_records(handle) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
+    reader = csv.DictReader(handle)
+    if not reader.fieldnames:
+        return
+    for row in reader:
+        if None in row:  # more cells than the header has names
+            yield reader.line_num, Rejected("more cells than the header has columns")
+            continue
+        record: dict[str, Any] = {k.strip(): (v if v != "" else None) for k, v in row.items() if k}
+        fee_cost = record.pop("fee.cost", None) or record.pop("fee_cost", None)
+        fee_currency = record.pop("fee.currency", None) or record.pop("fee_currency", None)
+        if fee_cost is not None or fee_currency is not None:
+            record["fee"] = {"cost": fee_cost, "currency": fee_currency}
+        info = record.pop("info", None)
+        if info is not None:
+            try:
+                json.loads(info, parse_constant=_no_constant)
+            except (ValueError, Rejected) as exc:
+                yield reader.line_num, Rejected(f"info is not valid JSON ({exc})")
+                continue
+            record[SOURCE] = '{"info": ' + info + "}"
+        yield reader.line_num, record
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def _text(
+    record: dict, key: str, *, max_length: int, required: bool = True, alias: str | None = None
+) -> str | None:
+    value = record.get(key)
+    if value is None and alias:
+        value = record.get(alias)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise Rejected(f"{key} is missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise Rejected(f"{key} must be a string")
+    value = str(value).strip()
+    if "\x00" in value:
+        raise Rejected(f"{key} contains a NUL character")
+    if len(value) > max_length:
+        raise Rejected(f"{key} is longer than {max_length} characters")
+    return value
+
+
+def _money(
+    record: dict,
+    key: str,
+    *,
+    required: bool = False,
+    minimum: Decimal | None = None,
+    positive: bool = False,
+    value: Any = None,
+) -> Decimal | None:
+    raw = record.get(key) if value is None else value
+    if raw is None:
+        if required:
+            raise Rejected(f"{key} is missing")
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | str | Decimal):
+        raise Rejected(f"{key} is not a number")
+    try:
+        number = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise Rejected(f"{key} {raw!r} is not a number") from None
+    if not number.is_finite():
+        raise Rejected(f"{key} {raw!r} is not a finite number")
+    number = number.quantize(MONEY_SCALE, rounding=ROUND_HALF_UP)
+    if abs(number) >= MONEY_LIMIT:
+        raise Rejected(f"{key} {raw} does not fit NUMERIC(20, 8)")
+    if positive and number <= 0:
+        raise Rejected(f"{key} must be greater than zero")
+    if minimum is not None and number < minimum:
+        raise Rejected(f"{key} must not be negative")
+    return number
+
+
+def _moment(record: dict) -> tuple[int, datetime]:
+    raw = record.get("timestamp")
+    if raw is not None:
+        if isinstance(raw, bool):
+            raise Rejected("timestamp is not a whole number of milliseconds")
+        try:
+            timestamp = int(Decimal(str(raw)))
+        except (InvalidOperation, ValueError):
+            raise Rejected(f"timestamp {raw!r} is not a whole number of milliseconds") from None
+    elif record.get("datetime"):
+        try:
+            moment = datetime.fromisoformat(str(record["datetime"]).replace("Z", "+00:00"))
+        except ValueError:
+            raise Rejected(f"datetime {record['datetime']!r} is not ISO 8601") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        timestamp = to_ms(moment)
+    else:
+        raise Rejected("timestamp and datetime are both missing")
+    if timestamp < MIN_TIMESTAMP_MS:
+        raise Rejected(f"timestamp {timestamp} is before 2001: ccxt timestamps are milliseconds, not seconds")
+    try:
+        return timestamp, from_ms(timestamp)
+    except (OverflowError, ValueError, OSError):
+        raise Rejected(f"timestamp {timestamp} is out of range") from None
+
+
+def _fee(record: dict) -> tuple[Decimal | None, str | None]:
+    fee = record.get("fee")
+    if isinstance(fee, dict):
+        cost = _money(record, "fee", value=fee.get("cost"))
+        currency = _text({"fee currency": fee.get("currency")}, "fee currency", max_length=10, required=False)
+        return cost, currency
+    cost = _money(record, "fee")
+    currency = _text(record, "fee_currency", max_length=10, required=False, alias="feeCurrency")
+    return cost, currency
+
+
+def _choice(record: dict, key: str, choices: Iterable[str], *, mapping: dict | None = None) -> str:
+    value = _text(record, key, max_length=40)
+    value = value.lower()
+    if mapping is not None:
+        value = mapping.get(value, value)
+    if value not in choices:
+        raise Rejected(f"{key} {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _source(record: dict) -> str | None:
+    """The JSON text staged for the row; the merge keeps its `info` (ccxt's raw exchange response)
+    as raw_data. The line's own text is staged rather than re-encoded, so numbers keep their digits."""
+    source = record.get(SOURCE)
+    if source is not None and "\\u0000" in source:
+        raise Rejected("the line contains a NUL character (\\u0000), which PostgreSQL's JSONB cannot store")
+    return source
+
+
+def _order_row(line_no: int, record: dict) -> tuple:
+    order_id = _text(record, "id", max_length=100)
+    client_order_id = _text(record, "clientOrderId", max_length=100, required=False, alias="client_order_id")
+    amount = _money(record, "amount", required=True, positive=True)
+    filled = _money(record, "filled", minimum=Decimal(0))
+    status = _choice(record, "status", OrderStatus.values, mapping=STATUS_MAP)
+    if status == OrderStatus.OPEN and filled:
+        status = OrderStatus.PARTIALLY_FILLED
+    fee, fee_currency = _fee(record)
+    timestamp, moment = _moment(record)
+    return (
+        line_no, "order", order_id, None,
+        client_order_id or order_id,  # the column is NOT NULL UNIQUE; ccxt often has no client id
+        _text(record, "symbol", max_length=20),
+        _choice(record, "side", Side.values),
+        _choice(record, "type", OrderType.values),
+        status,
+        _money(record, "price", minimum=Decimal(0)),
+        amount,
+        _money(record, "cost", minimum=Decimal(0)),
+        filled,
+        _money(record, "remaining", minimum=Decimal(0)),
+        _money(record, "average", minimum=Decimal(0)),
+        fee, fee_currency,
+        _money(
+            record,
+            "stopPrice",
+            minimum=Decimal(0),
+            value=record.get("stopPrice") or record.get("triggerPrice"),
+        ),
+        _money(record, "takeProfitPrice", minimum=Decimal(0)),
+        _money(record, "stopLossPrice", minimum=Decimal(0)),
+        timestamp, moment, _source(record),
+    )  # fmt: skip
+
+
+def _trade_row(line_no: int, record: dict) -> tuple:
+    price = _money(record, "price", required=True, minimum=Decimal(0))
+    amount = _money(record, "amount", required=True, positive=True)
+    cost = _money(record, "cost", minimum=Decimal(0))
+    if cost is None:
+        cost = (price * amount).quantize(MONEY_SCALE, rounding=ROUND_HALF_UP)
+        if cost >= MONEY_LIMIT:
+            raise Rejected("cost (price x amount) does not fit NUMERIC(20, 8)")
+    fee, fee_currency = _fee(record)  # a negative fee is a maker rebate, and allowed
+    timestamp, moment = _moment(record)
+    return (
+        line_no, "trade",
+        _text(record, "id", max_length=100),
+        _text(record, "order", max_length=100, required=False, alias="order_id"),
+        None,
+        _text(record, "symbol", max_length=20),
+        _choice(record, "side", Side.values),
+        None, None,
+        price, amount, cost, None, None, None,
+        fee, fee_currency, None, None, None,
+        timestamp, moment, _source(record),
+    )  # fmt: skip
+
+
+def _row(line_no: int, record: dict) -> tuple:
+    return _order_row(line_no, record) if "status" in record else _trade_row(line_no, record)
+
+
+# --- staging and merging ------------------------------------------------------------------------
+
+CREATE_STAGE = f"""
+DROP TABLE IF EXISTS {STAGE};
+CREATE TEMP TABLE {STAGE} (
+    line_no integer NOT NULL,
+    kind text NOT NULL,
+    id varchar(100) NOT NULL,
+    order_id varchar(100),
+    client_order_id varchar(100),
+    symbol varchar(20) NOT NULL,
+    side varchar(10) NOT NULL,
+    type varchar(20),
+    status varchar(20),
+    price numeric(20, 8),
+    amount numeric(20, 8) NOT NULL,
+    cost numeric(20, 8),
+    filled numeric(20, 8),
+    remaining numeric(20, 8),
+    average numeric(20, 8),
+    fee numeric(20, 8),
+    fee_currency varchar(10),
+    stop_price numeric(20, 8),
+    take_profit_price numeric(20, 8),
+    stop_loss_price numeric(20, 8),
+    timestamp bigint NOT NULL,
+    datetime timestamptz NOT NULL,
+    info jsonb,
+    reject_reason text
+) ON COMMIT DROP;
+"""
+
+# Checks only the database can make, each marking the lines it rejects. The first line with a
+# given id wins; later duplicates in the file count as already present, not as rejected.
+ORDER_CHECKS = [
+    f"""
+    UPDATE {STAGE} s SET reject_reason = 'client order id ' || s.client_order_id
+        || ' already belongs to order ' || o.id
+    FROM orders o
+    WHERE s.kind = 'order' AND s.reject_reason IS NULL
+      AND o.client_order_id = s.client_order_id AND o.id <> s.id
+    """,
+    f"""
+    UPDATE {STAGE} s SET reject_reason = 'client order id ' || s.client_order_id
+        || ' is used by another order on line ' || f.line_no
+    FROM {STAGE} f
+    WHERE s.kind = 'order' AND f.kind = 'order' AND s.reject_reason IS NULL
+      AND f.client_order_id = s.client_order_id AND f.id <> s.id AND f.line_no < s.line_no
+    """,
+    f"""
+    UPDATE {STAGE} s
+    SET reject_reason = 'order ' || s.id || ' is already recorded for another exchange or symbol'
+    FROM orders o
+    WHERE s.kind = 'order' AND s.reject_reason IS NULL AND o.id = s.id
+      AND (o.exchange_id IS DISTINCT FROM %(exchange_id)s OR o.symbol <> s.symbol)
+    """,
+]
+
+INSERT_ORDERS = f"""
+INSERT INTO orders (
+    id, client_order_id, exchange_id, symbol, side, type, status, price, amount, filled, remaining,
+    cost, average, fee, fee_currency, stop_price, take_profit_price, stop_loss_price,
+    timestamp, datetime, raw_data
+)
+SELECT id, client_order_id, %(exchange_id)s, symbol, side, type, status, price, amount,
+       COALESCE(filled, 0), remaining, COALESCE(cost, 0), average, fee, fee_currency,
+       stop_price, take_profit_price, stop_loss_price, timestamp, datetime,
+       NULLIF(info -> 'info', 'null'::jsonb)
+FROM (
+    SELECT DISTINCT ON (id) * FROM {STAGE}
+    WHERE kind = 'order' AND reject_reason IS NULL
+    ORDER BY id, line_no
+) candidate
+WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = candidate.id)
+ORDER BY line_no
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+TRADE_CHECKS = [
+    f"""
+    UPDATE {STAGE} s SET reject_reason = 'order ' || s.order_id
+        || ' is not recorded; import the orders first (the same file may hold them)'
+    WHERE s.kind = 'trade' AND s.reject_reason IS NULL AND s.order_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = s.order_id)
+    """,
+    f"""
+    UPDATE {STAGE} s SET reject_reason = 'order ' || s.order_id || ' is recorded on another exchange'
+    FROM orders o
+    WHERE s.kind = 'trade' AND s.reject_reason IS NULL AND o.id = s.order_id
+      AND o.exchange_id IS DISTINCT FROM %(exchange_id)s
+    """,
+    f"""
+    UPDATE {STAGE} s
+    SET reject_reason = 'trade ' || s.id || ' is already recorded for another exchange or symbol'
+    FROM trades t
+    WHERE s.kind = 'trade' AND s.reject_reason IS NULL AND t.id = s.id
+      AND (t.exchange_id IS DISTINCT FROM %(exchange_id)s OR t.symbol <> s.symbol)
+    """,
+]
+
+# NOT EXISTS on id, not only ON CONFLICT: once `trades` is partitioned by month its primary key is
+# (id, datetime), and this is what keeps a trade id unique across partitions on this path.
+INSERT_TRADES = f"""
+INSERT INTO trades (
+    id, order_id, exchange_id, symbol, side, price, amount, cost, fee, fee_currency,
+    timestamp, datetime, raw_data
+)
+SELECT id, order_id, %(exchange_id)s, symbol, side, price, amount, cost, fee, fee_currency,
+       timestamp, datetime, NULLIF(info -> 'info', 'null'::jsonb)
+FROM (
+    SELECT DISTINCT ON (id) * FROM {STAGE}
+    WHERE kind = 'trade' AND reject_reason IS NULL
+    ORDER BY id, line_no
+) candidate
+WHERE NOT EXISTS (SELECT 1 FROM trades t WHERE t.id = candidate.id)
+ORDER BY line_no
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+
+def _batches(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@transaction.atomic
+def trades_import(
+    *,
+    path: Path,
+    exchange: Exchange | None = None,
+    file_format: str | None = None,
+    strict: bool = False,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[Iterable], Iterable] | None = None,
+) -> ImportReport:
+    """Import a file of ccxt trades and/or orders; see the module docstring for the rules.
+
+    `exchange` is the exchange every row is recorded for (NULL when None). With `strict`, a single
+    rejected line aborts the import and nothing is written. A file whose every line is rejected is
+    an error too: it is almost surely the wrong file or the wrong format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValidationError({"file": f"{path} does not exist or is not a file."})
+    file_format = file_format or detect_format(path)
+    if file_format not in {"csv", "jsonl"}:
+        raise ValidationError({"format": f"Unknown format {file_format!r}: use csv or jsonl."})
+    report = ImportReport()
+    params = {"exchange_id": exchange.pk if exchange is not None else None}
+
+    with connection.cursor() as cursor:
+        cursor.execute(CREATE_STAGE)
+        with path.open(newline="" if file_format == "csv" else None, encoding="utf-8-sig") as handle:
+            records = _csv_records(handle) if file_format == "csv" else _json_records(handle)
+            if progress is not None:
+                records = progress(records)
+            for batch in _batches(_valid_rows(records, report), batch_size):
+                with cursor.cursor.copy(f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
+                    for row in batch:
+                        copy.write_row(row)
+
+        for check in ORDER_CHECKS:
+            cursor.execute(check, params)
+        cursor.execute(INSERT_ORDERS, params)
+        report.orders_inserted = len(cursor.fetchall())
+        for check in TRADE_CHECKS:
+            cursor.execute(check, params)
+        cursor.execute(INSERT_TRADES, params)
+        report.trades_inserted = len(cursor.fetchall())
+
+        cursor.execute(f"SELECT kind, count(*) FROM {STAGE} WHERE reject_reason IS NULL GROUP BY kind")
+        valid = dict(cursor.fetchall())
+        report.orders_present = valid.get("order", 0) - report.orders_inserted
+        report.trades_present = valid.get("trade", 0) - report.trades_inserted
+        cursor.execute(
+            f"SELECT line_no, reject_reason FROM {STAGE} WHERE reject_reason IS NOT NULL ORDER BY line_no"
+        )
+        for line_no, reason in cursor.fetchall():
+            report.reject(line_no, reason)
+        cursor.execute(f"DROP TABLE {STAGE}")
+
+    report.rejections.sort(key=lambda r: r.line)
+    if report.rejected and strict:
+        first = report.rejections[0]
+        raise ValidationError(
+            {
+                "file": f"{report.rejected} line(s) rejected, nothing imported (--strict); "
+                f"first: line {first.line}: {first.reason}."
+            }
+        )
+    if report.lines and report.rejected == report.lines:
+        first = report.rejections[0]
+        raise ValidationError(
+            {
+                "file": f"Every line ({report.lines}) was rejected, nothing imported; "
+                f"first: line {first.line}: {first.reason}. Is this a ccxt trades or orders file?"
+            }
+        )
+    return report
+
+
+def _valid_rows(records: Iterable[tuple[int, dict | Rejected]], report: ImportReport) -> Iterator[tuple]:
+    for line_no, record in records:
+        report.lines += 1
+        if isinstance(record, Rejected):
+            report.reject(line_no, str(record))
+            continue
+        try:
+            yield _row(line_no, record)
+        except Rejected as exc:
+            report.reject(line_no, str(exc))
