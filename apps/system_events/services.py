@@ -1,8 +1,10 @@
-"""Writes of system events: the one place a row of system_events is created."""
+"""Writes of system events: the one place a row of system_events is created, and the purge of old ones."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from apps.common.clock import from_ms, now_ms
@@ -38,3 +40,26 @@ def system_event_record(
     )
     event.save(force_insert=True)
     return event
+
+
+def system_event_purge(
+    *,
+    older_than: datetime,
+    batch_size: int = 5_000,
+    dry_run: bool = False,
+    pause: float = 0.0,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Delete the events dated before `older_than` in short batches; the number deleted (or due, dry run)."""
+    from apps.operations.services.purge import rows_delete_in_batches
+
+    return rows_delete_in_batches(
+        table=SystemEvent._meta.db_table,
+        key="id",
+        where="datetime < %s",
+        params=[older_than],
+        batch_size=batch_size,
+        dry_run=dry_run,
+        pause=pause,
+        on_batch=on_batch,
+    )

@@ -1,0 +1,74 @@
+"""Deleting old rows in short batches, so a purge never holds a long lock or a long transaction."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from django.db import connection, transaction
+
+from apps.memory.models import MemoryOutbox, OutboxStatus
+
+DEFAULT_BATCH_SIZE = 5_000
+
+
+def rows_delete_in_batches(
+    *,
+    table: str,
+    key: str,
+    where: str,
+    params: list,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    dry_run: bool = False,
+    pause: float = 0.0,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Delete the rows of `table` meeting `where`, `batch_size` at a time, each batch its own transaction.
+
+    Rows another transaction has locked are skipped (SKIP LOCKED) and left for the next run, so a
+    purge never waits behind the application. With `dry_run`, only counts. `table`, `key` and
+    `where` are the caller's own SQL, never user input.
+    """
+    if dry_run:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {table} WHERE {where}", params)
+            return cursor.fetchone()[0]
+    statement = f"""
+        DELETE FROM {table} WHERE {key} IN (
+            SELECT {key} FROM {table} WHERE {where} LIMIT %s FOR UPDATE SKIP LOCKED
+        )
+    """
+    total = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement, [*params, batch_size])
+            deleted = cursor.rowcount
+        total += deleted
+        if on_batch is not None and deleted:
+            on_batch(deleted)
+        if deleted < batch_size:
+            return total
+        if pause:
+            time.sleep(pause)
+
+
+def memory_outbox_purge(
+    *,
+    older_than: datetime,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    dry_run: bool = False,
+    pause: float = 0.0,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Delete the outbox rows already pushed (status done) before `older_than`; pending rows stay."""
+    return rows_delete_in_batches(
+        table=MemoryOutbox._meta.db_table,
+        key="id",
+        where="status = %s AND processed_at < %s",
+        params=[OutboxStatus.DONE, older_than],
+        batch_size=batch_size,
+        dry_run=dry_run,
+        pause=pause,
+        on_batch=on_batch,
+    )
