@@ -145,3 +145,63 @@ def portfolio_snapshot_take_all(
         )
         for exchange in exchanges
     ]
+
+
+@transaction.atomic
+def portfolio_snapshot_upsert(
+    *,
+    exchange: Exchange,
+    total_value: Decimal,
+    cash: Decimal,
+    snapshot_date: date | None = None,
+    positions_value: Decimal | None = None,
+    total_pnl: Decimal | None = None,
+    daily_pnl: Decimal | None = None,
+    total_return: Decimal | None = None,
+    positions: list | dict | None = None,
+    moment: datetime | None = None,
+) -> SnapshotOutcome:
+    """Record a snapshot as the agent reports it: one per (exchange, day); a second one that day
+    replaces the first. The day defaults to the moment's UTC date, the moment to now.
+
+    Concurrent reports of the same day serialise on the row (the unique index decides the race
+    to insert it), so there is never a second row and never an error for it.
+    """
+    from django.db import IntegrityError
+
+    moment = moment or timezone.now()
+    if snapshot_date is None:
+        from datetime import UTC
+
+        snapshot_date = moment.astimezone(UTC).date()
+    if cash < 0:
+        raise ValidationError({"cash": f"Cash must not be negative (got {cash})."})
+    if total_value < 0:
+        raise ValidationError({"total_value": f"The total value must not be negative (got {total_value})."})
+    values = {
+        "total_value": total_value,
+        "cash": cash,
+        "positions_value": positions_value,
+        "total_pnl": total_pnl,
+        "daily_pnl": daily_pnl,
+        "total_return": total_return,
+        "positions": positions,
+        "timestamp": to_ms(moment),
+        "datetime": moment,
+    }
+    locked = PortfolioSnapshot.objects.select_for_update()
+    existing = locked.filter(exchange=exchange, snapshot_date=snapshot_date).first()
+    if existing is None:
+        snapshot = PortfolioSnapshot(exchange=exchange, snapshot_date=snapshot_date, **values)
+        try:
+            with transaction.atomic():
+                snapshot.save(force_insert=True)
+        except IntegrityError:
+            existing = locked.get(exchange=exchange, snapshot_date=snapshot_date)
+        else:
+            return SnapshotOutcome(snapshot=snapshot, created=True, cash_source="given")
+    for name, value in values.items():
+        setattr(existing, name, value)
+    existing.save(update_fields=list(values))
+    existing.exchange = exchange
+    return SnapshotOutcome(snapshot=existing, created=False, cash_source="given")

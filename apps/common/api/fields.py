@@ -117,7 +117,7 @@ class JsonBlobField(serializers.JSONField):
     def to_internal_value(self, data: Any) -> Any:
         if self.object_only and not isinstance(data, dict):
             raise serializers.ValidationError("Expected a JSON object.")
-        return _json_ready(super().to_internal_value(data))
+        return super().to_internal_value(_json_ready(data))
 
 
 class TextListField(serializers.ListField):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.exchanges.models import Exchange
@@ -24,6 +26,7 @@ def prefetch_exchanges(names: Iterable[Any], context: dict) -> None:
         cache[name] = found.get(name)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class ExchangeNameField(serializers.Field):
     default_error_messages = {
         "invalid": 'Name the exchange by its ccxt id, e.g. "binance".',

@@ -1,0 +1,1 @@
+"""Decisions for agents: recorded with an Idempotency-Key, read and filtered."""

@@ -1,0 +1,341 @@
+"""Orders, trades and positions: ingestion (ccxt's camelCase or the seed's snake_case) and output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from apps.common.api.fields import JsonBlobField, MoneyField, RatioField, TimestampField
+from apps.common.api.ingest import IngestSerializer
+from apps.common.clock import to_ms
+from apps.decisions.models import Decision
+from apps.exchanges.api.fields import ExchangeNameField, prefetch_exchanges
+from apps.execution.models import CurrentPosition, Order, OrderStatus, OrderType, Position, Side, Trade
+
+from . import ccxt
+
+DECISIONS_KEY = "known_decision_ids"
+
+
+class LenientChoiceField(serializers.ChoiceField):
+    """A choice after mapping ccxt's spelling onto the seed's, with the allowed values in the error."""
+
+    def __init__(self, *, mapper, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mapper = mapper
+
+    def to_internal_value(self, data: Any) -> str:
+        mapped = self.mapper(data)
+        if isinstance(mapped, str) and mapped in self.choices:
+            return mapped
+        allowed = ", ".join(str(c) for c in self.choices)
+        raise serializers.ValidationError(f"{str(data)[:50]!r} is not one of: {allowed}.")
+
+
+class FeeField(MoneyField):
+    def to_internal_value(self, data: Any):
+        if isinstance(data, dict) and "__several_currencies__" in data:
+            currencies = ", ".join(data["__several_currencies__"])
+            raise serializers.ValidationError(
+                f"`fees` are in several currencies ({currencies}); the seed records one fee. "
+                "Send `fee: {cost, currency}` with the one to record."
+            )
+        return super().to_internal_value(data)
+
+
+def _timestamp(attrs: dict) -> None:
+    """Fill `timestamp` (epoch ms) from `datetime` when only that is given; one of them is required."""
+    if attrs.get("timestamp") is None:
+        if attrs.get("datetime") is None:
+            raise serializers.ValidationError(
+                {"timestamp": "Give `timestamp` (epoch ms) or `datetime` (ISO 8601)."}
+            )
+        attrs["timestamp"] = to_ms(attrs["datetime"])
+    attrs.pop("datetime", None)
+
+
+class OrderIngestSerializer(IngestSerializer):
+    """One order as ccxt returns it (fetchOrder, createOrder, watchOrders), or in the seed's names.
+
+    Plus `exchange` (the ccxt id; or `?exchange=` on the URL for the whole body) and optionally
+    `decision_id`. ccxt statuses map to the seed's: closed -> filled, canceled/cancelled ->
+    canceled, open with a filled amount -> partially_filled. `remaining` is derived (amount - filled).
+    """
+
+    aliases = {
+        "client_order_id": "clientOrderId",
+        "stop_price": "stopPrice",
+        "take_profit_price": "takeProfitPrice",
+        "stop_loss_price": "stopLossPrice",
+        "fee_currency": "feeCurrency",
+        "decision_id": "decisionId",
+        "raw_data": "info",
+    }
+
+    exchange = ExchangeNameField()
+    id = serializers.CharField(max_length=100, help_text="The exchange's order id.")
+    client_order_id = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_null=True,
+        help_text="ccxt's clientOrderId; the key an order is upserted on (the exchange's id if absent).",
+    )
+    symbol = serializers.CharField(max_length=20)
+    side = LenientChoiceField(choices=Side.choices, mapper=lambda v: v.lower() if isinstance(v, str) else v)
+    type = LenientChoiceField(choices=OrderType.choices, mapper=ccxt.order_type)
+    status = LenientChoiceField(
+        choices=OrderStatus.choices,
+        mapper=ccxt.order_status,
+        help_text="ccxt's (open, closed, canceled, expired, rejected) or the seed's.",
+    )
+    amount = MoneyField(positive=True)
+    filled = MoneyField(required=False, allow_null=True)
+    remaining = MoneyField(required=False, allow_null=True, help_text="Ignored: always amount - filled.")
+    price = MoneyField(required=False, allow_null=True)
+    average = MoneyField(required=False, allow_null=True)
+    cost = MoneyField(required=False, allow_null=True)
+    fee = FeeField(required=False, allow_null=True, help_text="A number, or ccxt's {cost, currency}.")
+    fee_currency = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True)
+    stop_price = MoneyField(required=False, allow_null=True, help_text="ccxt's stopPrice or triggerPrice.")
+    take_profit_price = MoneyField(required=False, allow_null=True)
+    stop_loss_price = MoneyField(required=False, allow_null=True)
+    decision_id = serializers.CharField(max_length=100, required=False, allow_null=True)
+    timestamp = TimestampField(required=False, allow_null=True)
+    datetime = serializers.DateTimeField(required=False, allow_null=True)
+    raw_data = JsonBlobField(
+        required=False, allow_null=True, help_text="ccxt's `info`: the exchange's own reply."
+    )
+
+    @classmethod
+    def normalise(cls, item: dict) -> tuple[dict, dict[str, str]]:
+        item, used = super().normalise(item)
+        if "triggerPrice" in item:
+            trigger = item.pop("triggerPrice")
+            if item.get("stop_price") is None:
+                item["stop_price"] = trigger
+                used["stop_price"] = "triggerPrice"
+        ccxt.apply_fee(item)
+        return item, used
+
+    @classmethod
+    def prepare_context(cls, items: list[dict], context: dict) -> None:
+        default = context.get("default_exchange")
+        if default:
+            for item in items:
+                item.setdefault("exchange", default)
+        prefetch_exchanges((item.get("exchange") for item in items), context)
+        wanted = {
+            i["decision_id"] for i in items if isinstance(i.get("decision_id"), str) and i["decision_id"]
+        }
+        known = set(Decision.objects.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
+        context[DECISIONS_KEY] = known
+
+    def validate_decision_id(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        known = self.context.get(DECISIONS_KEY)
+        exists = value in known if known is not None else Decision.objects.filter(pk=value).exists()
+        if not exists:
+            raise serializers.ValidationError(
+                f"No decision {value!r} is recorded; POST it to /api/v1/decisions/ first."
+            )
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        _timestamp(attrs)
+        attrs.pop("remaining", None)
+        filled = attrs.get("filled") or 0
+        if filled > attrs["amount"]:
+            raise serializers.ValidationError(
+                {"filled": f"The filled amount {filled} exceeds the amount {attrs['amount']}."}
+            )
+        return attrs
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    exchange = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "client_order_id",
+            "exchange",
+            "symbol",
+            "side",
+            "type",
+            "status",
+            "price",
+            "amount",
+            "filled",
+            "remaining",
+            "cost",
+            "average",
+            "fee",
+            "fee_currency",
+            "stop_price",
+            "take_profit_price",
+            "stop_loss_price",
+            "decision_id",
+            "timestamp",
+            "datetime",
+            "created_at",
+            "updated_at",
+            "raw_data",
+        ]
+        read_only_fields = fields
+
+
+class TradeIngestSerializer(IngestSerializer):
+    """One trade as ccxt returns it (fetchMyTrades, an order's `trades`), or in the seed's names."""
+
+    aliases = {
+        "order_id": "order",
+        "fee_currency": "feeCurrency",
+        "raw_data": "info",
+    }
+
+    exchange = ExchangeNameField()
+    id = serializers.CharField(max_length=100, help_text="The exchange's trade id.")
+    order_id = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_null=True,
+        help_text="ccxt's `order`: the exchange's id of the order filled (recorded first).",
+    )
+    symbol = serializers.CharField(max_length=20)
+    side = LenientChoiceField(choices=Side.choices, mapper=lambda v: v.lower() if isinstance(v, str) else v)
+    price = MoneyField()
+    amount = MoneyField(positive=True)
+    cost = MoneyField(required=False, allow_null=True, help_text="Defaults to price x amount.")
+    fee = FeeField(required=False, allow_null=True, help_text="A number, or ccxt's {cost, currency}.")
+    fee_currency = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True)
+    timestamp = TimestampField(required=False, allow_null=True)
+    datetime = serializers.DateTimeField(required=False, allow_null=True)
+    raw_data = JsonBlobField(required=False, allow_null=True, help_text="ccxt's `info`.")
+
+    @classmethod
+    def normalise(cls, item: dict) -> tuple[dict, dict[str, str]]:
+        item, used = super().normalise(item)
+        ccxt.apply_fee(item)
+        return item, used
+
+    @classmethod
+    def prepare_context(cls, items: list[dict], context: dict) -> None:
+        default = context.get("default_exchange")
+        if default:
+            for item in items:
+                item.setdefault("exchange", default)
+        prefetch_exchanges((item.get("exchange") for item in items), context)
+
+    def validate(self, attrs: dict) -> dict:
+        _timestamp(attrs)
+        return attrs
+
+
+class TradeSerializer(serializers.ModelSerializer):
+    exchange = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    order_id = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Trade
+        fields = [
+            "id",
+            "order_id",
+            "exchange",
+            "symbol",
+            "side",
+            "price",
+            "amount",
+            "cost",
+            "fee",
+            "fee_currency",
+            "timestamp",
+            "datetime",
+            "created_at",
+            "raw_data",
+        ]
+        read_only_fields = fields
+
+
+class PositionIngestSerializer(IngestSerializer):
+    """A position to open or update, keyed on (exchange, symbol): the seed's names or ccxt's."""
+
+    aliases = {
+        "amount": "contracts",
+        "entry_price": "entryPrice",
+        "current_price": "markPrice",
+        "unrealized_pnl": "unrealizedPnl",
+        "unrealized_pnl_percentage": "percentage",
+        "value": "notional",
+        "stop_loss": "stopLossPrice",
+        "take_profit": "takeProfitPrice",
+    }
+
+    exchange = ExchangeNameField()
+    symbol = serializers.CharField(max_length=20)
+    side = LenientChoiceField(
+        choices=Side.choices, mapper=ccxt.position_side, help_text="buy/sell, or ccxt's long/short."
+    )
+    amount = MoneyField(positive=True)
+    entry_price = MoneyField()
+    current_price = MoneyField()
+    unrealized_pnl = MoneyField(signed=True, required=False, allow_null=True)
+    unrealized_pnl_percentage = RatioField(required=False, allow_null=True)
+    value = MoneyField(required=False, allow_null=True)
+    stop_loss = MoneyField(required=False, allow_null=True)
+    take_profit = MoneyField(required=False, allow_null=True)
+    opened_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    @classmethod
+    def prepare_context(cls, items: list[dict], context: dict) -> None:
+        prefetch_exchanges((item.get("exchange") for item in items), context)
+
+
+class PositionCloseSerializer(serializers.Serializer):
+    closed_at = serializers.DateTimeField(required=False, allow_null=True)
+    current_price = MoneyField(required=False, allow_null=True, help_text="The final price; updates the PnL.")
+
+
+class PositionCloseBySymbolSerializer(PositionCloseSerializer):
+    exchange = ExchangeNameField()
+    symbol = serializers.CharField(max_length=20)
+
+
+_POSITION_FIELDS = [
+    "id",
+    "exchange",
+    "symbol",
+    "side",
+    "amount",
+    "entry_price",
+    "current_price",
+    "unrealized_pnl",
+    "unrealized_pnl_percentage",
+    "value",
+    "stop_loss",
+    "take_profit",
+    "is_open",
+    "opened_at",
+    "closed_at",
+    "updated_at",
+]
+
+
+class PositionSerializer(serializers.ModelSerializer):
+    exchange = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = Position
+        fields = _POSITION_FIELDS
+        read_only_fields = fields
+
+
+class CurrentPositionSerializer(serializers.ModelSerializer):
+    exchange = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = CurrentPosition
+        fields = _POSITION_FIELDS
+        read_only_fields = fields

@@ -1,0 +1,1 @@
+"""Writes of orders, trades and positions: one module per entity."""

@@ -1,0 +1,1 @@
+"""Portfolio snapshots for agents: one per exchange and day, upserted."""

@@ -1,0 +1,7 @@
+"""The portfolio app's routes on the API router."""
+
+from .views import PortfolioSnapshotViewSet
+
+
+def register(router) -> None:
+    router.register("portfolio-snapshots", PortfolioSnapshotViewSet, basename="portfolio-snapshot")

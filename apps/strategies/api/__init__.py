@@ -1,0 +1,1 @@
+"""Strategies and their performance metrics, read only: agents read the active version by name."""

@@ -1,0 +1,1 @@
+"""System events for agents: recorded with an Idempotency-Key, read and filtered."""
