@@ -55,6 +55,13 @@ class StrategyAdmin(admin.ModelAdmin):
     inlines = [PerformanceMetricsInline]
     actions = ["activate", "deactivate"]
 
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            # A new version has no state yet: its database defaults (is_active, total_trades) are not
+            # values the add page can display, and activation is the "Activate" action's job.
+            return ["name", "version", "description", "config", "reason_for_update"]
+        return super().get_fields(request, obj)
+
     @admin.action(
         description="Activate the selected version (deactivates the other versions)", permissions=["change"]
     )
