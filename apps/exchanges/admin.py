@@ -9,6 +9,9 @@ from .services import exchange_credentials, exchange_register, exchange_set_cred
 
 
 class ExchangeForm(forms.ModelForm):
+    # The columns are nullable booleans (the seed's schema), but "unknown" is no answer for either.
+    testnet = forms.BooleanField(required=False)
+    is_active = forms.BooleanField(required=False, initial=True)
     api_key = forms.CharField(
         required=False,
         strip=True,
@@ -89,6 +92,9 @@ class ExchangeAdmin(admin.ModelAdmin):
             password=data.get("password") or None,
             testnet=bool(data.get("testnet")),
         )
+        if not data.get("is_active"):
+            # Registered as active by the service; the operator asked for it switched off.
+            Exchange.objects.filter(pk=created.pk).update(is_active=False)
         obj.pk = created.pk
         obj._state.adding = False
         obj.refresh_from_db()
