@@ -10,7 +10,7 @@ from django.db import transaction
 from ..models import Experience, OutboxOperation
 from . import long_term
 from .embeddings import get_embedder
-from .outbox import experiences_sync, outbox_enqueue, outbox_pending_count
+from .outbox import experiences_sync, outbox_drain, outbox_enqueue, outbox_pending_count
 
 SAMPLE = 10
 
@@ -120,14 +120,19 @@ def memory_check(*, batch_size: int = 500, progress: Progress | None = None) -> 
     return report
 
 
-@transaction.atomic
 def memory_repair(*, report: DriftReport) -> int:
-    """Queue outbox rows for every drifted id (pushed after commit); the number queued."""
+    """Queue outbox rows for every drifted id and push them now; the number queued.
+
+    Rows that still fail stay pending (sync_memory retries them), like any outbox row.
+    """
     upserts = report.missing + report.stale
-    if upserts:
-        outbox_enqueue(experience_ids=upserts, operation=OutboxOperation.UPSERT)
-    if report.orphaned:
-        outbox_enqueue(experience_ids=report.orphaned, operation=OutboxOperation.DELETE)
+    with transaction.atomic():
+        if upserts:
+            outbox_enqueue(experience_ids=upserts, operation=OutboxOperation.UPSERT)
+        if report.orphaned:
+            outbox_enqueue(experience_ids=report.orphaned, operation=OutboxOperation.DELETE)
+    # Usually pushed already on commit; draining also covers a caller's enclosing transaction.
+    outbox_drain()
     return len(upserts) + len(report.orphaned)
 
 
