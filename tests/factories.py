@@ -17,6 +17,7 @@ from apps.strategies.models import PerformanceMetrics, Strategy
 from apps.system_events.models import Severity, SystemEvent
 
 BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+EIGHT = Decimal("0.00000001")  # NUMERIC(20, 8)
 
 
 def _moment(n: int) -> datetime:
@@ -87,7 +88,7 @@ class TradeFactory(factory.django.DjangoModelFactory):
     side = factory.SelfAttribute("order.side")
     price = Decimal("45000.00000000")
     amount = Decimal("0.01000000")
-    cost = factory.LazyAttribute(lambda o: o.price * o.amount)
+    cost = factory.LazyAttribute(lambda o: (o.price * o.amount).quantize(EIGHT))
     fee = Decimal("0.45000000")
     fee_currency = "USDT"
     datetime = factory.Sequence(_moment)
@@ -105,11 +106,13 @@ class PositionFactory(factory.django.DjangoModelFactory):
     amount = Decimal("0.50000000")
     entry_price = Decimal("100.00000000")
     current_price = Decimal("110.00000000")
-    unrealized_pnl = factory.LazyAttribute(lambda o: (o.current_price - o.entry_price) * o.amount)
+    unrealized_pnl = factory.LazyAttribute(
+        lambda o: ((o.current_price - o.entry_price) * o.amount).quantize(EIGHT)
+    )
     unrealized_pnl_percentage = factory.LazyAttribute(
         lambda o: ((o.current_price - o.entry_price) / o.entry_price * 100).quantize(Decimal("0.0001"))
     )
-    value = factory.LazyAttribute(lambda o: o.current_price * o.amount)
+    value = factory.LazyAttribute(lambda o: (o.current_price * o.amount).quantize(EIGHT))
     is_open = True
     opened_at = factory.Sequence(_moment)
     closed_at = None

@@ -97,6 +97,12 @@ class Experience(models.Model):
         ordering = ["-datetime"]
         constraints = [
             choices_check("outcome", Outcome, table="experiences"),
+            # NUMERIC(3,2) alone would take up to 9.99; recall treats importance as a weight in 0..1.
+            models.CheckConstraint(
+                condition=models.Q(importance_score__gte=0, importance_score__lte=1),
+                name="experiences_importance_score_range",
+                violation_error_message="The importance score must be between 0 and 1.",
+            ),
         ]
         indexes = [
             models.Index(fields=["outcome"], name="idx_experiences_outcome"),

@@ -323,6 +323,13 @@ def _added_tables(schema: Schema) -> None:
     schema.tables |= set(ADDED_TABLES)
 
 
+def _importance_range(schema: Schema) -> None:
+    schema.constraints.add(
+        "experiences: experiences_importance_score_range CHECK "
+        "(((importance_score >= (0)::numeric) AND (importance_score <= (1)::numeric)))"
+    )
+
+
 def _one_active_strategy_version(schema: Schema) -> None:
     schema.indexes["strategies_one_active_version"] = (
         "CREATE UNIQUE INDEX strategies_one_active_version ON strategies USING btree (name) WHERE is_active"
@@ -476,6 +483,12 @@ DEVIATIONS = [
         "versions of one strategy would leave the agent with two configurations; the seed's "
         "is_active flag alone cannot prevent it.",
         _one_active_strategy_version,
+    ),
+    Deviation(
+        "Importance score between 0 and 1",
+        "The CHECK experiences_importance_score_range: NUMERIC(3,2) alone takes up to 9.99, and "
+        "recall weighs importance as a fraction, so a raw SQL write must not put it out of range.",
+        _importance_range,
     ),
     Deviation(
         "Tables beyond the seed",
