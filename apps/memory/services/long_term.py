@@ -9,6 +9,7 @@ interface and being returned from `build_backend()`.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -345,6 +346,7 @@ class QdrantBackend(LongTermBackend):
 
 _lock = threading.Lock()
 _backend: LongTermBackend | None = None
+_atexit_registered = False
 _verified: tuple[str, int] | None = None  # (embedder name, dimension) already checked against the collection
 
 
@@ -360,10 +362,15 @@ def build_backend() -> LongTermBackend:
 
 def get_backend() -> LongTermBackend:
     """The process's backend, opened on first use (local mode takes its directory's lock then)."""
-    global _backend
+    global _backend, _atexit_registered
     with _lock:
         if _backend is None:
             _backend = build_backend()
+            if not _atexit_registered:
+                # Closed before interpreter teardown: local mode saves and unlocks cleanly then,
+                # instead of failing noisily in the client's __del__.
+                atexit.register(reset_backend)
+                _atexit_registered = True
         return _backend
 
 
