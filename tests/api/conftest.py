@@ -1,10 +1,32 @@
-"""An agent and an API client holding its token; a clean Redis db for the rate limiter."""
+"""Fixtures of the API tests: an agent and a client holding its token, exchanges, and the memory
+stores in their test shape (this run's Redis database flushed around each test, Qdrant in memory)."""
 
 import pytest
 from rest_framework.test import APIClient
 
+from apps.memory.services import embeddings, long_term, short_term
 from tests.agents.factories import AgentFactory
 from tests.factories import ExchangeFactory
+
+TEST_DIMENSION = 64
+
+
+@pytest.fixture(autouse=True)
+def memory_stores(settings):
+    settings.QDRANT_URL = ""
+    settings.QDRANT_PATH = ":memory:"
+    settings.MEMORY_EMBEDDER = "hashing"
+    settings.MEMORY_EMBEDDING_DIMENSION = TEST_DIMENSION
+    settings.REDIS_KEY_PREFIX = ""
+    long_term.reset_backend()
+    embeddings.reset_embedder()
+    short_term.outage_reporter.reset()
+    short_term.get_client().flushdb()  # only this run's database number (REDIS_URL)
+    yield
+    long_term.reset_backend()
+    embeddings.reset_embedder()
+    short_term.outage_reporter.reset()
+    short_term.reset_client()
 
 
 @pytest.fixture
@@ -27,3 +49,13 @@ def anonymous():
 @pytest.fixture
 def binance(db):
     return ExchangeFactory(name="binance")
+
+
+@pytest.fixture
+def okx(db):
+    return ExchangeFactory(name="okx")
+
+
+@pytest.fixture
+def kraken(db):
+    return ExchangeFactory(name="kraken")
