@@ -1,6 +1,7 @@
 """Decisions in the admin: a read-only audit of what the agent saw, thought and chose, and what followed."""
 
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.urls import reverse
 from django.utils.html import format_html_join
 
@@ -61,7 +62,7 @@ class DecisionAdmin(ReadOnlyAdmin, LargeTableAdmin):
         return format_html_join(
             "",
             '<div><a href="{}">{}</a>: {} {} {} ({})</div>',
-            ((reverse("admin:execution_order_change", args=[r[0]]), *r) for r in rows),
+            ((reverse("admin:execution_order_change", args=[quote(r[0])]), *r) for r in rows),
         )
 
     @admin.display(description="experiences that came from it")
@@ -72,5 +73,5 @@ class DecisionAdmin(ReadOnlyAdmin, LargeTableAdmin):
         return format_html_join(
             "",
             '<div><a href="{}">{}</a>: {} (PnL {})</div>',
-            ((reverse("admin:memory_experience_change", args=[r[0]]), *r) for r in rows),
+            ((reverse("admin:memory_experience_change", args=[quote(r[0])]), *r) for r in rows),
         )

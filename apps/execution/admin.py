@@ -1,6 +1,7 @@
 """Orders, trades and positions in the admin: exchange records, read-only, fast at millions of rows."""
 
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -22,7 +23,7 @@ TRADE_CSV_FIELDS = [
 def _link(model: str, pk, text=None) -> str:
     if pk in (None, ""):
         return "—"
-    return format_html('<a href="{}">{}</a>', reverse(f"admin:{model}_change", args=[pk]), text or pk)
+    return format_html('<a href="{}">{}</a>', reverse(f"admin:{model}_change", args=[quote(pk)]), text or pk)
 
 
 @admin.register(Order)
@@ -65,7 +66,7 @@ class OrderAdmin(ReadOnlyAdmin, LargeTableAdmin):
         return format_html_join(
             "",
             '<div><a href="{}">{}</a>: {} @ {} ({})</div>',
-            ((reverse("admin:execution_trade_change", args=[t[0]]), *t) for t in trades),
+            ((reverse("admin:execution_trade_change", args=[quote(t[0])]), *t) for t in trades),
         )
 
     @admin.display(description="raw data")

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.utils import quote
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -304,7 +305,7 @@ class ExperienceAdmin(admin.ModelAdmin):
 
     def _tag(self, request) -> str | None:
         try:
-            tags = TagsField().clean(request.POST.get("value", ""))
+            tags = TagsField(required=False).clean(request.POST.get("value", ""))
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return None
@@ -318,7 +319,8 @@ class ExperienceAdmin(admin.ModelAdmin):
         changed = 0
         try:
             with transaction.atomic():
-                for experience in queryset.select_for_update():
+                # Without the changelist's join to decisions: FOR UPDATE refuses an outer join.
+                for experience in queryset.select_related(None).select_for_update().order_by("pk"):
                     fields = change_for(experience)
                     if fields:
                         experience_annotate(experience=experience, **fields)
@@ -338,7 +340,7 @@ class ExperienceAdmin(admin.ModelAdmin):
         return format_html(
             '<div><a href="{}">{}</a> ({}, {})</div><div><strong>Decision:</strong> {}</div>'
             '<div style="white-space: pre-wrap; margin-top: 6px"><strong>Thought process:</strong> {}</div>',
-            reverse("admin:decisions_decision_change", args=[decision.pk]),
+            reverse("admin:decisions_decision_change", args=[quote(decision.pk)]),
             decision.pk,
             decision.decision_layer,
             decision.datetime.strftime("%Y-%m-%d %H:%M"),
@@ -361,14 +363,14 @@ class ExperienceAdmin(admin.ModelAdmin):
                 ", ",
                 '<a href="{}">{} @ {}</a>',
                 (
-                    (reverse("admin:execution_trade_change", args=[t.pk]), t.amount, t.price)
+                    (reverse("admin:execution_trade_change", args=[quote(t.pk)]), t.amount, t.price)
                     for t in trades_by_order.get(order.pk, [])
                 ),
             )
             rows.append(
                 format_html(
                     '<div><a href="{}">{}</a>: {} {} {} {} — fills: {}</div>',
-                    reverse("admin:execution_order_change", args=[order.pk]),
+                    reverse("admin:execution_order_change", args=[quote(order.pk)]),
                     order.pk,
                     order.side,
                     order.amount,
@@ -403,7 +405,7 @@ class ExperienceAdmin(admin.ModelAdmin):
                 "<td>{}</td><td>{}</td></tr>",
                 (
                     (
-                        reverse("admin:memory_experience_change", args=[h.experience_id]),
+                        reverse("admin:memory_experience_change", args=[quote(h.experience_id)]),
                         h.experience_id,
                         h.payload.get("outcome", ""),
                         f"{h.score:.3f}",
