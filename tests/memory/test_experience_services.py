@@ -147,6 +147,8 @@ def test_update_moves_the_timestamp_with_the_datetime():
         ({"created_at": datetime(2024, 1, 1, tzinfo=UTC)}, "created_at"),
         ({"mood": "bullish"}, "mood"),
         ({"importance_score": 3}, "importance_score"),
+        ({"importance_score": None}, "importance_score"),
+        ({"outcome": None}, "outcome"),
     ],
 )
 def test_update_refuses_what_cannot_change(changes, field):
@@ -156,6 +158,15 @@ def test_update_refuses_what_cannot_change(changes, field):
     assert field in error.value.message_dict
     assert Experience.objects.get(pk=experience.pk).importance_score == Decimal("0.50")
     assert MemoryOutbox.objects.count() == 1
+
+
+def test_updating_an_experience_deleted_meanwhile_says_so():
+    experience = experience_create(**VALID)
+    Experience.objects.filter(pk=experience.pk).delete()
+
+    with pytest.raises(ValidationError) as error:
+        experience_update(experience=experience, outcome="failure")
+    assert "No experience" in error.value.message_dict["id"][0]
 
 
 def test_annotate_changes_only_what_it_is_given():

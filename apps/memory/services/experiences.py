@@ -120,6 +120,9 @@ def _decimal(
 
 
 def _importance(value: Any, errors: _Errors) -> Decimal | None:
+    if value is None:
+        errors["importance_score"] = "The importance score must be between 0 and 1."
+        return None
     number = _decimal(value, "importance_score", errors, max_digits=3, places=2, allow_float=True)
     if number is not None and not Decimal(0) <= number <= Decimal(1):
         errors["importance_score"] = "The importance score must be between 0 and 1."
@@ -306,7 +309,9 @@ def experience_update(*, experience: Experience, **fields: Any) -> Experience:
             else f"{name!r} is not a field of an experience."
         )
     errors.check()
-    current = Experience.objects.select_for_update().get(pk=experience.pk)
+    current = Experience.objects.select_for_update().filter(pk=experience.pk).first()
+    if current is None:
+        raise ValidationError({"id": f"No experience with id {experience.pk!r} (deleted meanwhile?)."})
     if ("timestamp" in fields) != ("datetime" in fields):
         # One of the pair given: the other follows it.
         fields = {**fields, "timestamp": fields.get("timestamp"), "datetime": fields.get("datetime")}
@@ -337,8 +342,6 @@ def experience_annotate(
         "situation_tags": situation_tags,
         "importance_score": importance_score,
     }
-    if importance_score is None:
-        raise ValidationError({"importance_score": "The importance score must be between 0 and 1."})
     return experience_update(
         experience=experience, **{name: value for name, value in given.items() if value is not UNSET}
     )

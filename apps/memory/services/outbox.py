@@ -61,7 +61,9 @@ def experiences_sync(experience_ids: Sequence[str]) -> None:
     """
     ids = list(dict.fromkeys(experience_ids))
     with transaction.atomic():
-        present = {e.id: e for e in Experience.objects.select_for_update().filter(id__in=ids)}
+        # Locked in id order, so two pushes sharing experiences cannot deadlock.
+        locked = Experience.objects.select_for_update().filter(id__in=ids).order_by("pk")
+        present = {e.id: e for e in locked}
         long_term.experiences_upsert(present[i] for i in ids if i in present)
         long_term.experiences_remove([i for i in ids if i not in present])
 
