@@ -1,0 +1,394 @@
+"""Backup and restore of the three stores: PostgreSQL (pg_dump), Redis (per-key DUMP), Qdrant (points).
+
+A backup is one directory:
+
+    postgres.dump   pg_dump's custom format (-Fc), restored with pg_restore
+    redis.jsonl     one line per key: its name, its DUMP payload (Redis's own RDB encoding, base64)
+                    and its remaining time to live; works against any Redis, local or not
+    qdrant.jsonl    the collection's settings, then one line per point: id, vector, payload,
+                    read and written through the memory service's long-term backend
+    manifest.json   what was taken, when, from where, and a SHA-256 and size per file
+
+`restore` reads the manifest and checks every file's checksum before it touches any store.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+COMPONENTS = ("postgres", "redis", "qdrant")
+FILES = {"postgres": "postgres.dump", "redis": "redis.jsonl", "qdrant": "qdrant.jsonl"}
+REDIS_BATCH = 500
+QDRANT_BATCH = 256
+CHUNK = 1 << 20
+
+Log = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+class BackupError(Exception):
+    """A store could not be backed up or restored; the message says which and why."""
+
+
+# --- PostgreSQL tools ---------------------------------------------------------------------------
+
+
+def _tool_major(path: str) -> int | None:
+    try:
+        output = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"\) (\d+)", output) or re.search(r"(\d+)\.\d+", output)
+    return int(match.group(1)) if match else None
+
+
+def pg_tool(name: str) -> str:
+    """pg_dump or pg_restore able to handle this server: the lowest major version >= the server's.
+
+    Looked for in PG_BIN_DIR (setting), on PATH, then in the embedded PostgreSQL's own install.
+    """
+    connection.ensure_connection()
+    server_major = connection.connection.info.server_version // 10000
+    candidates: list[str] = []
+    bin_dir = getattr(settings, "PG_BIN_DIR", "") or os.environ.get("PG_BIN_DIR", "")
+    if bin_dir:
+        candidates.append(str(Path(bin_dir) / name))
+    if found := shutil.which(name):
+        candidates.append(found)
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.submodule_search_locations:
+        candidates.append(str(Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name))
+    usable = []
+    for candidate in dict.fromkeys(candidates):
+        if (
+            Path(candidate).is_file()
+            and (major := _tool_major(candidate)) is not None
+            and major >= server_major
+        ):
+            usable.append((major, candidate))
+    if not usable:
+        raise BackupError(
+            f"No {name} for PostgreSQL {server_major} or newer was found (looked in PG_BIN_DIR, PATH and the "
+            f"embedded server). Install the client, e.g. apt-get install postgresql-client-{server_major}, "
+            "or set PG_BIN_DIR."
+        )
+    return min(usable)[1]
+
+
+def _pg_environment() -> dict[str, str]:
+    """libpq's environment for the default database: the password never appears in a command line."""
+    db = settings.DATABASES["default"]
+    env = dict(os.environ)
+    for variable, key in (
+        ("PGHOST", "HOST"),
+        ("PGPORT", "PORT"),
+        ("PGUSER", "USER"),
+        ("PGPASSWORD", "PASSWORD"),
+    ):
+        if db.get(key):
+            env[variable] = str(db[key])
+    env["PGDATABASE"] = connection.settings_dict["NAME"]
+    sslmode = (db.get("OPTIONS") or {}).get("sslmode")
+    if sslmode:
+        env["PGSSLMODE"] = sslmode
+    return env
+
+
+def _run(command: list[str], what: str) -> None:
+    result = subprocess.run(command, env=_pg_environment(), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BackupError(f"{what} failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}")
+
+
+def _postgres_backup(directory: Path, log: Log) -> dict[str, Any]:
+    target = directory / FILES["postgres"]
+    tool = pg_tool("pg_dump")
+    log(f"postgres: {tool} -Fc")
+    _run([tool, "--format=custom", "--file", str(target)], "pg_dump")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()[0]
+    return {"database": connection.settings_dict["NAME"], "server_version": version}
+
+
+def _postgres_restore(directory: Path, log: Log) -> dict[str, Any]:
+    tool = pg_tool("pg_restore")
+    log(f"postgres: {tool} --clean --if-exists --single-transaction")
+    _run(
+        [tool, "--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error",
+         "--dbname", connection.settings_dict["NAME"], str(directory / FILES["postgres"])],
+        "pg_restore",
+    )  # fmt: skip
+    return {}
+
+
+# --- Redis --------------------------------------------------------------------------------------
+
+
+def _redis_client() -> redis.Redis:
+    # Longer timeouts than the agent's short-term memory uses: a backup may move large values.
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=30, socket_connect_timeout=5)
+
+
+def _batched(items: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _redis_backup(directory: Path, log: Log) -> dict[str, Any]:
+    client = _redis_client()
+    keys = 0
+    with (directory / FILES["redis"]).open("w") as handle:
+        for batch in _batched(client.scan_iter(count=1000), REDIS_BATCH):
+            pipe = client.pipeline(transaction=False)
+            for key in batch:
+                pipe.dump(key)
+                pipe.pttl(key)
+            replies = pipe.execute()
+            for key, payload, pttl in zip(batch, replies[::2], replies[1::2], strict=True):
+                if payload is None:  # expired between SCAN and DUMP
+                    continue
+                line = {
+                    "key": base64.b64encode(key).decode(),
+                    "pttl": pttl if pttl and pttl > 0 else None,
+                    "dump": base64.b64encode(payload).decode(),
+                }
+                handle.write(json.dumps(line) + "\n")
+                keys += 1
+    log(f"redis: {keys} keys")
+    info = client.info("server")
+    return {"keys": keys, "db": client.connection_pool.connection_kwargs.get("db", 0),
+            "redis_version": info.get("redis_version")}  # fmt: skip
+
+
+def _redis_restore(directory: Path, manifest: dict, log: Log) -> dict[str, Any]:
+    """RESTORE ... REPLACE every key. A key keeps its expiry moment: one whose time ran out since the
+    backup is not brought back (short-term memory is stale by then); keys without expiry always are."""
+    client = _redis_client()
+    taken = datetime.fromisoformat(manifest["created_at"]).timestamp() * 1000
+    elapsed = max(0, int(time.time() * 1000 - taken))
+    restored = expired = 0
+    with (directory / FILES["redis"]).open() as handle:
+        for batch in _batched(handle, REDIS_BATCH):
+            pipe = client.pipeline(transaction=False)
+            for line in batch:
+                entry = json.loads(line)
+                ttl = 0
+                if entry["pttl"] is not None:
+                    ttl = entry["pttl"] - elapsed
+                    if ttl <= 0:
+                        expired += 1
+                        continue
+                pipe.restore(
+                    base64.b64decode(entry["key"]), ttl, base64.b64decode(entry["dump"]), replace=True
+                )
+                restored += 1
+            pipe.execute()
+    log(f"redis: {restored} keys restored, {expired} expired since the backup")
+    return {"keys": restored, "expired": expired}
+
+
+# --- Qdrant (through the memory service) --------------------------------------------------------
+
+
+def _qdrant_backup(directory: Path, log: Log) -> dict[str, Any]:
+    from apps.memory.services.long_term import get_backend
+
+    backend = get_backend()
+    state = backend.describe()
+    points = 0
+    with (directory / FILES["qdrant"]).open("w") as handle:
+        header = {"collection": state.name, "exists": state.exists, "dimension": state.dimension,
+                  "metadata": state.metadata}  # fmt: skip
+        handle.write(json.dumps(header) + "\n")
+        if state.exists:
+            for point in backend.scroll(batch_size=QDRANT_BATCH, with_vectors=True):
+                handle.write(
+                    json.dumps({"id": point.experience_id, "vector": point.vector, "payload": point.payload})
+                    + "\n"
+                )
+                points += 1
+    log(f"qdrant: {points} points from {state.name!r} ({backend.description})")
+    return {"collection": state.name, "points": points, "dimension": state.dimension}
+
+
+def _qdrant_restore(directory: Path, log: Log) -> dict[str, Any]:
+    """Recreate the collection as it was (dimension, metadata, payload indexes) and upsert every point."""
+    from apps.memory.services.long_term import PAYLOAD_INDEXES, MemoryPoint, get_backend
+
+    backend = get_backend()
+    points = 0
+    with (directory / FILES["qdrant"]).open() as handle:
+        header = json.loads(handle.readline())
+        if backend.describe().exists:
+            backend.drop_collection()
+        if header["exists"]:
+            backend.create_collection(dimension=header["dimension"], metadata=header.get("metadata") or {})
+            backend.create_payload_indexes(PAYLOAD_INDEXES)
+            for batch in _batched(handle, QDRANT_BATCH):
+                rows = [json.loads(line) for line in batch]
+                backend.upsert([MemoryPoint(experience_id=r["id"], vector=r["vector"], payload=r["payload"])
+                                for r in rows])  # fmt: skip
+                points += len(rows)
+    log(f"qdrant: {points} points restored into {header['collection']!r}")
+    return {"points": points}
+
+
+# --- files and manifest -------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class BackupResult:
+    directory: Path
+    manifest: dict[str, Any]
+
+
+@dataclass
+class RestoreResult:
+    directory: Path
+    restored: dict[str, dict[str, Any]] = field(default_factory=dict)
+    verified_files: int = 0
+
+
+def backup_create(
+    *, out_dir: Path, components: Iterable[str] = COMPONENTS, log: Log = _quiet, now: datetime | None = None
+) -> BackupResult:
+    """Take a backup into a new directory under `out_dir`; it appears only once complete."""
+    components = [c for c in COMPONENTS if c in set(components)]
+    if not components:
+        raise ValidationError({"components": "Nothing to back up."})
+    now = now or datetime.now(tz=UTC)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = f"tradeoffice-{now:%Y%m%dT%H%M%SZ}"
+    final = out_dir / name
+    if final.exists():
+        raise ValidationError({"out": f"{final} already exists."})
+    partial = out_dir / f".{name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(mode=0o700)
+    steps = {"postgres": _postgres_backup, "redis": _redis_backup, "qdrant": _qdrant_backup}
+    manifest: dict[str, Any] = {"format": FORMAT_VERSION, "created_at": now.isoformat(), "components": {},
+                                "files": {}}  # fmt: skip
+    try:
+        for component in components:
+            try:
+                manifest["components"][component] = steps[component](partial, log)
+            except BackupError:
+                raise
+            except Exception as exc:
+                raise BackupError(f"{component}: {type(exc).__name__}: {exc}") from exc
+            path = partial / FILES[component]
+            manifest["files"][FILES[component]] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+        (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        partial.rename(final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return BackupResult(directory=final, manifest=manifest)
+
+
+def backup_verify(*, directory: Path) -> dict[str, Any]:
+    """Read the manifest and check every file it lists; the manifest, or ValidationError."""
+    directory = Path(directory)
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        raise ValidationError({"backup": f"{directory} holds no {MANIFEST}: not a backup directory."})
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except ValueError as exc:
+        raise ValidationError({"backup": f"{manifest_path} is not valid JSON ({exc})."}) from exc
+    if manifest.get("format") != FORMAT_VERSION:
+        raise ValidationError({"backup": f"Unknown backup format {manifest.get('format')!r}."})
+    problems = []
+    for name, expected in manifest.get("files", {}).items():
+        path = directory / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif path.stat().st_size != expected["bytes"] or _sha256(path) != expected["sha256"]:
+            problems.append(f"{name} does not match its checksum")
+    for component in manifest.get("components", {}):
+        if FILES.get(component) not in manifest.get("files", {}):
+            problems.append(f"the manifest lists {component} without its file")
+    if problems:
+        raise ValidationError(
+            {"backup": "Verification failed, nothing restored: " + "; ".join(problems) + "."}
+        )
+    return manifest
+
+
+def backup_restore(
+    *, directory: Path, components: Iterable[str] | None = None, dry_run: bool = False, log: Log = _quiet
+) -> RestoreResult:
+    """Verify the whole backup, then restore the chosen components (default: all it holds).
+
+    PostgreSQL: pg_restore --clean --if-exists in one transaction: the backup's tables replace the
+    live ones; tables the backup does not know are left alone. Redis: the backup's keys replace the
+    live keys of the same name; other keys stay. Qdrant: the collection is recreated from the backup.
+    """
+    directory = Path(directory)
+    manifest = backup_verify(directory=directory)
+    present = list(manifest.get("components", {}))
+    chosen = present if components is None else [c for c in COMPONENTS if c in set(components)]
+    missing = [c for c in chosen if c not in present]
+    if missing:
+        raise ValidationError(
+            {"only": f"This backup holds no {', '.join(missing)} (it has: {', '.join(present)})."}
+        )
+    if connection.in_atomic_block and not dry_run:
+        # pg_restore drops and recreates tables from its own session: it would wait on our locks.
+        raise ValidationError({"restore": "restore cannot run inside a transaction."})
+    result = RestoreResult(directory=directory, verified_files=len(manifest.get("files", {})))
+    if dry_run:
+        result.restored = {c: manifest["components"][c] for c in chosen}
+        return result
+    for component in chosen:
+        try:
+            if component == "postgres":
+                result.restored[component] = _postgres_restore(directory, log)
+            elif component == "redis":
+                result.restored[component] = _redis_restore(directory, manifest, log)
+            else:
+                result.restored[component] = _qdrant_restore(directory, log)
+        except BackupError:
+            raise
+        except Exception as exc:
+            raise BackupError(f"{component}: {type(exc).__name__}: {exc}") from exc
+    return result
