@@ -345,6 +345,16 @@ def test_a_local_directory_in_use_is_a_clear_error(tmp_path):
         first.close()
 
 
+@pytest.mark.django_db
+def test_local_mode_on_disk_keeps_the_points_for_the_next_process(settings, tmp_path):
+    settings.QDRANT_PATH = str(tmp_path / "qdrant")
+    long_term.experiences_upsert([ExperienceFactory(id="exp_kept")])
+    long_term.reset_backend()  # the process ends: saved and unlocked
+
+    assert [p.experience_id for p in long_term.get_backend().scroll()] == ["exp_kept"]
+    assert long_term.collection_ensure().created is False
+
+
 def test_a_failing_client_becomes_a_long_term_memory_error(backend, monkeypatch):
     def refuse(*args, **kwargs):
         raise ConnectionError("connection refused")
