@@ -22,6 +22,7 @@ COPY --chown=tradeoffice:tradeoffice . .
 RUN DJANGO_SECRET_KEY=build-only-placeholder-build-only-placeholder-build-only \
     FIELD_ENCRYPTION_KEYS=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
+    QDRANT_URL=http://localhost:6333 \
     python manage.py collectstatic --no-input
 
 USER tradeoffice

@@ -19,10 +19,10 @@ from django.db.models import Func, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.common.admin import export_as_csv_action
+from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin, export_as_csv_action
 from apps.execution.models import Order, Trade
 
-from .models import Experience
+from .models import Experience, MemoryOutbox
 from .services.experiences import experience_annotate
 
 EXPERIENCE_CSV_FIELDS = [
@@ -418,3 +418,25 @@ class ExperienceAdmin(admin.ModelAdmin):
                 ),
             ),
         )
+
+
+@admin.register(MemoryOutbox)
+class MemoryOutboxAdmin(ReadOnlyAdmin, LargeTableAdmin):
+    """Changes still to reach long-term memory, and failed ones; `manage.py sync_memory` drains it."""
+
+    list_display = [
+        "id",
+        "experience_id",
+        "operation",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "processed_at",
+    ]
+    list_filter = ["status", "operation"]
+    search_fields = ["experience_id"]
+    exact_search_fields = ("experience_id",)
+    search_help_text = "Exact experience id."
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]

@@ -25,6 +25,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+if not env("QDRANT_URL", default=""):
+    raise ImproperlyConfigured(
+        "QDRANT_URL must be set in production: the embedded long-term memory serves one process, "
+        "and a production deployment runs several workers (e.g. QDRANT_URL=http://qdrant:6333)."
+    )
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
