@@ -2,6 +2,7 @@
 
 from django.http import JsonResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -35,6 +36,7 @@ for routes in (
     routes.register(router)
 
 
+@csrf_exempt  # token-authenticated like the API; a POST to a wrong path must get this 404, not a CSRF 403
 def not_found(request, unmatched: str = ""):
     """An unknown path under /api/v1/ answers in the API's error body, not the site's HTML page."""
     return JsonResponse(

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from apps.agents.models import WriteAction
 from apps.agents.services import agent_writes_record
 from apps.common.api.exceptions import Conflict
+from apps.common.api.filters import UtcDateTimeFilter
 from apps.common.api.idempotency import HEADER, idempotent
 from apps.common.api.pagination import DatetimeCursorPagination
 from apps.decisions.models import Decision, DecisionLayer
@@ -25,8 +26,8 @@ IDEMPOTENCY_PARAM = OpenApiParameter(
 
 class DecisionFilter(django_filters.FilterSet):
     decision_layer = django_filters.ChoiceFilter(choices=DecisionLayer.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="datetime", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="datetime", lookup_expr="lt")
+    since = UtcDateTimeFilter(field_name="datetime", lookup_expr="gte")
+    until = UtcDateTimeFilter(field_name="datetime", lookup_expr="lt")
 
     class Meta:
         model = Decision

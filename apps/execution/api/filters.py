@@ -2,15 +2,14 @@
 
 import django_filters
 
+from apps.common.api.filters import UtcDateTimeFilter
 from apps.execution.models import CurrentPosition, Order, OrderStatus, OrderType, Position, Side, Trade
 
 
 class _TimeRange(django_filters.FilterSet):
     exchange = django_filters.CharFilter(field_name="exchange__name", help_text="The exchange's ccxt id.")
-    since = django_filters.IsoDateTimeFilter(
-        field_name="datetime", lookup_expr="gte", help_text="datetime >="
-    )
-    until = django_filters.IsoDateTimeFilter(field_name="datetime", lookup_expr="lt", help_text="datetime <")
+    since = UtcDateTimeFilter(field_name="datetime", lookup_expr="gte", help_text="datetime >=")
+    until = UtcDateTimeFilter(field_name="datetime", lookup_expr="lt", help_text="datetime <")
 
 
 class OrderFilter(_TimeRange):

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from apps.agents.models import WriteAction
 from apps.agents.services import agent_writes_record
 from apps.common.api.exceptions import Conflict
+from apps.common.api.filters import UtcDateTimeFilter
 from apps.common.api.idempotency import idempotent
 from apps.common.api.pagination import DatetimeCursorPagination
 from apps.decisions.api.views import IDEMPOTENCY_PARAM
@@ -20,8 +21,8 @@ from .serializers import SystemEventCreateSerializer, SystemEventSerializer
 
 class SystemEventFilter(django_filters.FilterSet):
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, help_text="Repeat for several.")
-    since = django_filters.IsoDateTimeFilter(field_name="datetime", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="datetime", lookup_expr="lt")
+    since = UtcDateTimeFilter(field_name="datetime", lookup_expr="gte")
+    until = UtcDateTimeFilter(field_name="datetime", lookup_expr="lt")
 
     class Meta:
         model = SystemEvent
