@@ -2,7 +2,7 @@
 
 A backup is one directory:
 
-    postgres.dump   pg_dump's custom format (-Fc), restored with pg_restore
+    postgres.dump   pg_dump's custom format (-Fc), replayed by pg_restore through psql
     redis.jsonl     one line per key: its name, its DUMP payload (Redis's own RDB encoding, base64)
                     and its remaining time to live; works against any Redis, local or not
     qdrant.jsonl    the collection's settings, then one line per point: id, vector, payload,
@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -66,7 +67,7 @@ def _tool_major(path: str) -> int | None:
 
 
 def pg_tool(name: str) -> str:
-    """pg_dump or pg_restore able to handle this server: the lowest major version >= the server's.
+    """pg_dump, pg_restore or psql able to handle this server: the lowest major version >= the server's.
 
     Looked for in PG_BIN_DIR (setting), on PATH, then in the embedded PostgreSQL's own install.
     """
@@ -134,15 +135,82 @@ def _postgres_backup(directory: Path, log: Log) -> dict[str, Any]:
     return {"database": connection.settings_dict["NAME"], "server_version": version}
 
 
+# pg_restore --list lines: "<id>; <catalog> <oid> <DESC> <schema> <name> <owner>"
+TOC_ENTRY = re.compile(r"^\d+; \d+ \d+ (TABLE|VIEW|MATERIALIZED VIEW|SEQUENCE|FUNCTION) (\S+) (.+) \S+$")
+DROP_ORDER = ("VIEW", "MATERIALIZED VIEW", "TABLE", "SEQUENCE", "FUNCTION")
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _drop_statements(toc: str, *, schema: str) -> list[str]:
+    """DROP ... IF EXISTS ... CASCADE for each relation and function the backup will create.
+
+    pg_restore's own --clean drops constraint by constraint and cannot drop the primary key of a
+    partition (PostgreSQL refuses to drop an inherited constraint), so the objects are dropped whole,
+    in the same transaction that recreates them.
+    """
+    found: dict[str, list[str]] = {kind: [] for kind in DROP_ORDER}
+    for line in toc.splitlines():
+        match = TOC_ENTRY.match(line.strip())
+        if match is None or match.group(2) != schema:  # e.g. "TABLE DATA", "TABLE ATTACH", other schemas
+            continue
+        kind, name = match.group(1), match.group(3)
+        if kind == "FUNCTION":
+            function, _, arguments = name.partition("(")
+            found[kind].append(f"{_quote(schema)}.{_quote(function)}({arguments}")
+        else:
+            found[kind].append(f"{_quote(schema)}.{_quote(name)}")
+    return [f"DROP {kind} IF EXISTS {target} CASCADE;" for kind in DROP_ORDER for target in found[kind]]
+
+
 def _postgres_restore(directory: Path, log: Log) -> dict[str, Any]:
-    tool = pg_tool("pg_restore")
-    log(f"postgres: {tool} --clean --if-exists --single-transaction")
-    _run(
-        [tool, "--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error",
-         "--dbname", connection.settings_dict["NAME"], str(directory / FILES["postgres"])],
-        "pg_restore",
+    """Replace the backup's objects in one transaction: drop them, then replay the dump through psql."""
+    pg_restore, psql = pg_tool("pg_restore"), pg_tool("psql")
+    dump = str(directory / FILES["postgres"])
+    env = _pg_environment()
+    listing = subprocess.run([pg_restore, "--list", dump], capture_output=True, text=True, env=env)
+    if listing.returncode != 0:
+        raise BackupError(f"pg_restore --list failed: {listing.stderr.strip()[-2000:]}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_schema()")
+        schema = cursor.fetchone()[0]
+    drops = _drop_statements(listing.stdout, schema=schema)
+    # Comments on extensions need the extension's owner, which the application's role seldom is;
+    # the extensions themselves are restored (CREATE EXTENSION IF NOT EXISTS).
+    scratch = Path(tempfile.mkdtemp(prefix="tradeoffice-restore-"))
+    use_list = scratch / "restore.list"
+    use_list.write_text(
+        "".join(
+            (";" if " COMMENT - EXTENSION " in line else "") + line + "\n"
+            for line in listing.stdout.splitlines()
+        )
+    )
+    log(f"postgres: dropping {len(drops)} objects and replaying the dump with {psql}, in one transaction")
+    producer = subprocess.Popen(
+        [pg_restore, "--no-owner", "--file", "-", dump],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    consumer = subprocess.run(
+        [psql, "--no-psqlrc", "--quiet", "--single-transaction", "--set", "ON_ERROR_STOP=1",
+         "--command", "\n".join(drops) or "SELECT 1", "--file", "-"],
+        stdin=producer.stdout, capture_output=True, text=True, env=env,
     )  # fmt: skip
-    return {}
+    producer.stdout.close()
+    produced = producer.wait()
+    shutil.rmtree(scratch, ignore_errors=True)
+    producer_errors = producer.stderr.read().decode(errors="replace")
+    if produced != 0:
+        raise BackupError(f"pg_restore failed (exit {produced}): {producer_errors.strip()[-2000:]}")
+    if consumer.returncode != 0:
+        raise BackupError(
+            f"psql failed (exit {consumer.returncode}), the database is unchanged: "
+            f"{consumer.stderr.strip()[-2000:]}"
+        )
+    return {"objects_replaced": len(drops)}
 
 
 # --- Redis --------------------------------------------------------------------------------------
@@ -359,9 +427,10 @@ def backup_restore(
 ) -> RestoreResult:
     """Verify the whole backup, then restore the chosen components (default: all it holds).
 
-    PostgreSQL: pg_restore --clean --if-exists in one transaction: the backup's tables replace the
-    live ones; tables the backup does not know are left alone. Redis: the backup's keys replace the
-    live keys of the same name; other keys stay. Qdrant: the collection is recreated from the backup.
+    PostgreSQL: in one transaction, the backup's tables, views, sequences and functions are dropped
+    and recreated from the dump; tables the backup does not know are left alone. Redis: the backup's
+    keys replace the live keys of the same name; other keys stay. Qdrant: the collection is recreated
+    from the backup.
     """
     directory = Path(directory)
     manifest = backup_verify(directory=directory)

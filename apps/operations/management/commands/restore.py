@@ -16,7 +16,7 @@ from apps.operations.services.backup import COMPONENTS, BackupError, backup_rest
 class Command(MaintenanceCommand):
     help = (
         "Restore a backup made by `backup`. Every checksum is verified before any store is touched. "
-        "PostgreSQL's tables are replaced (pg_restore --clean), Redis keys of the same name replaced, the "
+        "PostgreSQL's tables are replaced in one transaction, Redis keys of the same name replaced, the "
         "Qdrant collection recreated. --dry-run only verifies and says what would be restored."
     )
     supports_dry_run = True

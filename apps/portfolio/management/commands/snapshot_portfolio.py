@@ -53,8 +53,9 @@ class Command(MaintenanceCommand):
         for outcome in outcomes:
             s = outcome.snapshot
             self.log(
-                f"{s.exchange.name} {s.snapshot_date}: total {s.total_value} = cash {s.cash} "
-                f"({outcome.cash_source}) + positions {s.positions_value}; daily PnL {s.daily_pnl}",
+                f"{s.exchange.name} {s.snapshot_date}: total {s.total_value:f} = cash {s.cash:f} "
+                f"({outcome.cash_source}) + positions {s.positions_value:f}; daily PnL "
+                f"{'none' if s.daily_pnl is None else format(s.daily_pnl, 'f')}",
             )
         created = sum(o.created for o in outcomes)
         return (
