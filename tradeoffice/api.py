@@ -10,6 +10,7 @@ from apps.common.api.health import HealthView
 from apps.decisions.api import routes as decision_routes
 from apps.exchanges.api import routes as exchange_routes
 from apps.execution.api import routes as execution_routes
+from apps.memory.api import routes as memory_routes
 from apps.portfolio.api import routes as portfolio_routes
 from apps.strategies.api import routes as strategy_routes
 from apps.system_events.api import routes as system_event_routes
@@ -30,6 +31,7 @@ for routes in (
     execution_routes,
     portfolio_routes,
     decision_routes,
+    memory_routes,
     strategy_routes,
     system_event_routes,
 ):
@@ -54,6 +56,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("health/", HealthView.as_view(), name="api-health"),
+    path("memory/", include("apps.memory.api.urls")),
     path("", include(router.urls)),
     re_path(r"^(?P<unmatched>.*)$", not_found),
 ]

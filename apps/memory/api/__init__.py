@@ -1,0 +1,1 @@
+"""Experiences, recall and short-term memory for agents, all through the memory service."""
