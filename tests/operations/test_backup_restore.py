@@ -8,6 +8,7 @@ import math
 from io import StringIO
 from pathlib import Path
 
+import psycopg
 import pytest
 import redis
 from django.conf import settings as django_settings
@@ -77,15 +78,32 @@ def _run(name: str, *args) -> str:
 
 
 @pytest.fixture
-def plain_trades_afterwards(transactional_db):
-    """This test commits: whatever happens, leave trades as the migrations made it for the next tests."""
-    yield
-    if trades_is_partitioned():
-        call_command("partition_trades", "--undo", stdout=StringIO())
+def scratch_database(transactional_db):
+    """A copy of the test database for this test alone: a restore rewrites the schema (PostgreSQL
+    re-renders every CHECK expression it replays), which the tests after it must not see."""
+    settings_dict = connection.settings_dict
+    original = settings_dict["NAME"]
+    scratch = f"{original}_restore"
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params["dbname"] = "postgres"
+    connection.close()
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
+        admin.execute(f'CREATE DATABASE "{scratch}" TEMPLATE "{original}"')
+    settings_dict["NAME"] = scratch
+    try:
+        yield
+    finally:
+        connection.close()
+        settings_dict["NAME"] = original
+        with psycopg.connect(**params, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
 
 
 @pytest.mark.django_db(transaction=True)
-def test_backup_emptied_stores_and_restore_brings_everything_back(stores, tmp_path, plain_trades_afterwards):
+def test_backup_emptied_stores_and_restore_brings_everything_back(stores, tmp_path, scratch_database):
     client = stores
     _fill(client)
     trades_before = list(Trade.objects.order_by("id").values())
