@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib import admin
@@ -198,3 +199,46 @@ def test_the_changelist_of_a_big_table_pages_on_the_estimate(root_client, many_o
     assert len(cl.result_list) == 50
     assert full_table_counts(captured.captured_queries) == []
     assert "12000 orders" in response.content.decode()
+
+
+# --- the date hierarchy --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def winter_orders(db):
+    exchange = ExchangeFactory(name="binance")
+    moments = ["2025-12-30T10:00:00", "2026-01-02T09:00:00", "2026-01-04T23:30:00", "2026-02-10T12:00:00"]
+    return [
+        OrderFactory(exchange=exchange, datetime=datetime.fromisoformat(moment).replace(tzinfo=UTC))
+        for moment in moments
+    ]
+
+
+def hierarchy(client, query: str = "") -> tuple[list[str], list[str]]:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(reverse("admin:execution_order_changelist") + query)
+    assert response.status_code == 200
+    assert not [q["sql"] for q in captured.captured_queries if "DISTINCT" in q["sql"].upper()]
+    html = response.content.decode()
+    nav = html[
+        html.index('<nav class="toplinks">') : html.index("</nav>", html.index('<nav class="toplinks">'))
+    ]
+    links = re.findall(r'<a href="\?([^"]*)"[^>]*>([^<]+)</a>', nav)
+    return [text.replace("&lsaquo; ", "").strip() for _, text in links], [q for q, _ in links]
+
+
+def test_the_date_hierarchy_drills_down_without_a_distinct_scan(root_client, winter_orders):
+    titles, _ = hierarchy(root_client)
+    assert titles == ["2025", "2026"]
+    titles, _ = hierarchy(root_client, "?datetime__year=2026")
+    assert titles == ["All dates", "January 2026", "February 2026"]
+    titles, links = hierarchy(root_client, "?datetime__year=2026&datetime__month=1")
+    assert titles == ["2026", "January 2", "January 3", "January 4"]  # every day from the first to the last
+    day = root_client.get(reverse("admin:execution_order_changelist") + "?" + links[-1].replace("&amp;", "&"))
+    assert [o.pk for o in day.context["cl"].result_list] == [winter_orders[2].pk]
+
+
+def test_the_date_hierarchy_of_an_empty_search_is_empty(root_client, winter_orders):
+    response = root_client.get(reverse("admin:execution_order_changelist"), {"q": "SOL/USDT"})
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 0
