@@ -36,9 +36,12 @@ def roles_sync(apps=None) -> dict[str, int]:
 
     # Permissions are normally created after all migrations; create them now so the groups can hold them.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        # create_permissions skips an app config without models_module (a migration's stubs have
+        # none); put back what was there, or the live registry would lose it for later signals.
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = models_module
 
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from apps.agents.services import agent_create, agent_writes_record
+from apps.memory.models import MemoryOutbox, OutboxOperation, OutboxStatus
 from apps.memory.services import long_term
 from tests.factories import (
     DecisionFactory,
@@ -44,6 +45,7 @@ class World:
     metrics: object
     event: object
     agent: object
+    outbox: object
 
 
 @pytest.fixture
@@ -61,6 +63,12 @@ def world(db) -> World:
     event = SystemEventFactory()
     agent = agent_create(name="btc-swing-trader").agent
     agent_writes_record(agent=agent, resource="orders", action="created", object_ids=[order.pk])
+    outbox = MemoryOutbox.objects.create(
+        experience_id=experience.pk,
+        operation=OutboxOperation.UPSERT,
+        status=OutboxStatus.DONE,
+        processed_at=timezone.now(),
+    )
     return World(
         exchange=exchange,
         decision=decision,
@@ -74,6 +82,7 @@ def world(db) -> World:
         metrics=metrics,
         event=event,
         agent=agent,
+        outbox=outbox,
     )
 
 

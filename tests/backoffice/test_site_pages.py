@@ -21,6 +21,7 @@ READ_ONLY = {
     "strategies.performancemetrics",
     "system_events.systemevent",
     "agents.agentwrite",
+    "memory.memoryoutbox",
 }
 NEVER_ADDED = READ_ONLY | {"memory.experience", "agents.agent"}
 
