@@ -136,7 +136,11 @@ class TagsField(forms.CharField):
 
 class ExperienceAnnotationForm(forms.ModelForm):
     lessons_learned = LinesField(required=False, help_text="One lesson per line.")
-    situation_tags = TagsField(required=False, help_text="Comma-separated, e.g. btc, oversold, reversal.")
+    situation_tags = TagsField(
+        required=False,
+        help_text="Comma-separated, e.g. btc, oversold, reversal.",
+        widget=forms.TextInput(attrs={"size": 80}),  # the default width hides all but the first tags
+    )
     importance_score = forms.DecimalField(
         min_value=Decimal("0"),
         max_value=Decimal("1"),
