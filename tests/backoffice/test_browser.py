@@ -1,0 +1,185 @@
+"""An operator in a real headless Chromium: log in, annotate an experience, find it, open the dashboard."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from apps.memory.models import Experience
+from tests.factories import ExchangeFactory, ExperienceFactory, PortfolioSnapshotFactory
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+PASSWORD = "operator-browser-password"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver); "
+        "`apt-get install chromium chromium-driver`, as .ci/run does",
+    ),
+]
+
+
+@pytest.fixture
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="tradeoffice-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1100",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+class Operator:
+    """What a person at the browser does and sees, with a screenshot after every step."""
+
+    def __init__(self, driver, base_url: str):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.driver, self.base_url, self.By = driver, base_url, By
+        self.wait = WebDriverWait(driver, 15)
+        self.ec = expected_conditions
+        self.step = 0
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for old in ARTIFACTS.glob("*.png"):
+            old.unlink()
+
+    def shot(self, name: str) -> None:
+        self.step += 1
+        self.driver.save_screenshot(str(ARTIFACTS / f"{self.step:02d}-{name}.png"))
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.base_url + path)
+
+    def find(self, css: str):
+        return self.wait.until(self.ec.visibility_of_element_located((self.By.CSS_SELECTOR, css)))
+
+    def click_link(self, text: str) -> None:
+        self.wait.until(self.ec.element_to_be_clickable((self.By.LINK_TEXT, text))).click()
+
+    def type_into(self, css: str, text: str) -> None:
+        field = self.find(css)
+        field.clear()
+        field.send_keys(text)
+
+    def heading(self) -> str:
+        return self.find("#content h1").text
+
+    def page_text(self) -> str:
+        return self.find("body").text
+
+
+@pytest.fixture
+def desk(transactional_db):
+    operator = User.objects.create_user("olivia", password=PASSWORD, is_staff=True)
+    operator.groups.add(Group.objects.get(name="operators"))  # made by the backoffice migration
+    exchange = ExchangeFactory(name="binance")
+    today = timezone.localdate()
+    for days_ago, total in enumerate(["10450.25", "10200", "10380"]):
+        PortfolioSnapshotFactory(
+            exchange=exchange, snapshot_date=today - timedelta(days=days_ago), total_value=Decimal(total)
+        )
+    ExperienceFactory(id="exp_other", situation="ETH range trade between support and resistance.")
+    return ExperienceFactory(
+        id="exp_capitulation",
+        situation="BTC capitulation wick to 41000 on record liquidations.",
+        outcome="failure",
+        pnl=Decimal("-84.20000000"),
+        lessons_learned=["Buy the dip"],
+        situation_tags=["btc"],
+    )
+
+
+def test_operator_annotates_an_experience_finds_it_and_reads_the_dashboard(browser, live_server, desk):
+    me = Operator(browser, live_server.url)
+
+    # Log in.
+    me.open("/admin/")
+    me.find("#id_username")
+    me.shot("login")
+    me.type_into("#id_username", "olivia")
+    me.type_into("#id_password", PASSWORD)
+    me.find('input[type="submit"]').click()
+    me.wait.until(me.ec.title_contains("Back-office"))
+    assert "Experiences" in me.page_text()
+    me.shot("index")
+
+    # Open the losing experience from the list.
+    me.click_link("Experiences")
+    me.wait.until(me.ec.title_contains("Select experience to change"))
+    me.shot("experiences")
+    me.click_link("exp_capitulation")
+    me.find("#id_lessons_learned")
+    assert "BTC capitulation wick to 41000" in me.page_text()
+    me.shot("experience")
+
+    # Write the lessons, one per line, and the tags; save.
+    me.type_into("#id_lessons_learned", "Wait for the 4h close\nHalve the size when liquidations spike")
+    me.type_into("#id_situation_tags", "btc, capitulation, liquidations")
+    me.type_into("#id_importance_score", "0.90")
+    me.shot("annotated")
+    me.find('input[name="_save"]').click()
+    me.wait.until(me.ec.visibility_of_element_located((me.By.CSS_SELECTOR, ".messagelist .success")))
+    assert "was changed successfully" in me.find(".messagelist").text
+    me.shot("saved")
+
+    saved = Experience.objects.get(pk="exp_capitulation")
+    assert saved.lessons_learned == ["Wait for the 4h close", "Halve the size when liquidations spike"]
+    assert saved.situation_tags == ["btc", "capitulation", "liquidations"]
+    assert saved.importance_score == Decimal("0.90")
+
+    # Find it again through the search box: its row shows the new tags.
+    me.type_into("#searchbar", "liquidations")
+    me.find('#changelist-search input[type="submit"]').click()
+    me.wait.until(me.ec.url_contains("q=liquidations"))
+    rows = browser.find_elements(me.By.CSS_SELECTOR, "#result_list tbody tr")
+    assert len(rows) == 1
+    assert "exp_capitulation" in rows[0].text
+    assert "btc, capitulation, liquidations" in rows[0].text
+    assert "exp_other" not in me.page_text()
+    me.shot("found")
+    me.click_link("exp_capitulation")
+    lessons = me.find("#id_lessons_learned").get_attribute("value")
+    assert lessons == "Wait for the 4h close\nHalve the size when liquidations spike"
+
+    # The dashboard: the latest total value and the equity curve, drawn without any script.
+    me.open("/admin/")
+    me.click_link("→ Dashboard: equity, drawdown, PnL, positions, today's trades")
+    me.wait.until(me.ec.title_contains("Dashboard"))
+    assert "10450.25" in me.page_text()
+    charts = browser.find_elements(me.By.CSS_SELECTOR, "svg.chart")
+    assert len(charts) == 3
+    assert charts[0].find_element(me.By.TAG_NAME, "polyline").size["width"] > 100
+    me.shot("dashboard")
