@@ -32,10 +32,9 @@ class AgentRateThrottle(BaseThrottle):
         agent = request.user
         if not limit or not isinstance(agent, Agent):
             return True
-        try:
-            from apps.memory.services.short_term import ratelimit_hit
-        except ImportError:  # pragma: no cover - the memory service ships with the project
-            return True
+        # Imported here: the memory service brings Redis and Qdrant clients, needed only per request.
+        from apps.memory.services import ratelimit_hit
+
         decision = ratelimit_hit(
             exchange=LIMITER_NAMESPACE, endpoint=f"agent:{agent.pk}", limit=limit, window=WINDOW_SECONDS
         )

@@ -41,11 +41,8 @@ def _postgresql() -> dict:
 
 
 def _memory() -> dict[str, dict]:
-    try:
-        from apps.memory.services.health import memory_health
-    except ImportError:  # pragma: no cover - the memory service ships with the project
-        missing = {"status": "down", "detail": "The memory service is not installed.", "latency_ms": None}
-        return {"redis": missing, "qdrant": missing}
+    from apps.memory.services import memory_health
+
     return {
         store: {
             "status": "up" if health.ok else "down",
