@@ -18,7 +18,7 @@ class AgentAdmin(admin.ModelAdmin):
         # A token must be shown to whoever creates it, once: that is `manage.py create_agent`.
         return False
 
-    @admin.action(description="Revoke the selected agents' tokens")
+    @admin.action(description="Revoke the selected agents' tokens", permissions=["change"])
     def revoke(self, request, queryset) -> None:
         count = 0
         for agent in queryset.filter(revoked_at__isnull=True):

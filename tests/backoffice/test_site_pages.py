@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib import admin
 from django.contrib.admin.utils import quote
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from .conftest import PASSWORD
@@ -122,3 +123,17 @@ def test_a_staff_user_without_a_role_sees_nothing(client, django_user_model, wor
     client.login(username="nobody", password=PASSWORD)
     for label in MODELS:
         assert client.get(reverse(f"admin:{label.replace('.', '_')}_changelist")).status_code == 403
+
+
+@pytest.mark.parametrize("label", sorted(MODELS))
+def test_a_view_only_user_is_offered_no_action_that_changes_anything(rf, django_user_model, label):
+    model = MODELS[label]
+    user = django_user_model.objects.create_user(f"viewer-{model._meta.model_name}", is_staff=True)
+    user.user_permissions.add(
+        Permission.objects.get(
+            content_type__app_label=model._meta.app_label, codename=f"view_{model._meta.model_name}"
+        )
+    )
+    request = rf.get("/")
+    request.user = user
+    assert set(admin.site._registry[model].get_actions(request)) <= {"export_as_csv"}
