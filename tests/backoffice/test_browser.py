@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from apps.backoffice.roles import roles_sync
 from apps.memory.models import Experience
 from tests.factories import ExchangeFactory, ExperienceFactory, PortfolioSnapshotFactory
 
@@ -103,8 +104,10 @@ class Operator:
 
 @pytest.fixture
 def desk(transactional_db):
+    # The migration made the groups, but a transactional test before this one may have flushed them.
+    roles_sync()
     operator = User.objects.create_user("olivia", password=PASSWORD, is_staff=True)
-    operator.groups.add(Group.objects.get(name="operators"))  # made by the backoffice migration
+    operator.groups.add(Group.objects.get(name="operators"))
     exchange = ExchangeFactory(name="binance")
     today = timezone.localdate()
     for days_ago, total in enumerate(["10450.25", "10200", "10380"]):
@@ -122,7 +125,9 @@ def desk(transactional_db):
     )
 
 
-def test_operator_annotates_an_experience_finds_it_and_reads_the_dashboard(browser, live_server, desk):
+def test_operator_annotates_an_experience_finds_it_and_reads_the_dashboard(
+    browser, live_server, desk, fresh_memory
+):
     me = Operator(browser, live_server.url)
 
     # Log in.
