@@ -170,3 +170,4 @@ LOGGING = {
 # --- Per-concern settings, each in its own module -----------------------------------------------
 from .api import *  # noqa: E402, F403
 from .memory import *  # noqa: E402, F403
+from .operations import *  # noqa: E402, F403
