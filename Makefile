@@ -27,6 +27,7 @@ run: migrate
 	@echo ""
 	@echo "  TradeOffice admin:  http://$(HOST):$(PORT)/$${DJANGO_ADMIN_URL:-admin/}"
 	@echo "  Development login:  admin / admin   (created for this machine only)"
+	@echo "  Agent API docs:     http://$(HOST):$(PORT)/api/v1/docs/   (token: .venv/bin/python manage.py create_agent NAME)"
 	@echo ""
 	DJANGO_SETTINGS_MODULE=tradeoffice.settings.dev $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
