@@ -176,3 +176,30 @@ def test_operators_activate_and_auditors_cannot(client, operator, auditor, versi
     run_action(client, "activate", [versions["next"]])
     assert Strategy.objects.get(pk=versions["next"].pk).is_active is True
     assert Strategy.objects.get(pk=versions["live"].pk).is_active is False
+
+
+def test_operators_edit_a_version_that_has_metrics(client, operator, versions):
+    PerformanceMetricsFactory(strategy=versions["next"])
+    client.force_login(operator)
+    url = reverse("admin:strategies_strategy_change", args=[versions["next"].pk])
+    page = client.get(url)
+    assert page.status_code == 200 and 'name="_save"' in page.content.decode()
+    form = page.context["adminform"].form
+    data = {
+        name: form[name].value() or "" for name in ("name", "version", "description", "reason_for_update")
+    }
+    data.update(config='{"rsi_period": 21}', description="Slower RSI.")
+    for formset in page.context["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        data.update({management.add_prefix(k): v for k, v in management.initial.items()})
+        for inline_form in formset.formset.forms:
+            data.update(
+                {
+                    inline_form.add_prefix("id"): inline_form.instance.pk,
+                    inline_form.add_prefix("strategy"): versions["next"].pk,
+                }
+            )
+    response = client.post(url, data)
+    assert response.status_code == 302
+    saved = Strategy.objects.get(pk=versions["next"].pk)
+    assert (saved.description, saved.config) == ("Slower RSI.", {"rsi_period": 21})
