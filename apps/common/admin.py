@@ -127,6 +127,8 @@ class LargeTableAdmin(admin.ModelAdmin):
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+    # Facet counts ("Show counts") are a COUNT per filter choice over every row.
+    show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
     exact_search_fields: tuple[str, ...] = ()
 
