@@ -246,3 +246,15 @@ def test_the_date_hierarchy_of_an_empty_search_is_empty(root_client, winter_orde
     response = root_client.get(reverse("admin:execution_order_changelist"), {"q": "SOL/USDT"})
     assert response.status_code == 200
     assert response.context["cl"].result_count == 0
+
+
+@pytest.mark.parametrize("term", ["ETH/USDT", "bulk_777", "bulk_cli_4242"])
+def test_the_order_search_uses_indexes_not_a_table_scan(rf, superuser, many_orders, term):
+    model_admin = admin.site._registry[Order]
+    request = rf.get("/", {"q": term})
+    request.user = superuser
+    queryset, _ = model_admin.get_search_results(request, Order.objects.all(), term)
+    plan = queryset.explain()
+    assert "Seq Scan" not in plan, plan
+    assert "Index" in plan
+    assert queryset.count() == (120 if term == "ETH/USDT" else 1)
