@@ -1,6 +1,6 @@
-"""Long-term memory against qdrant-client's local mode: filtered search equals a brute-force numpy
-ground truth, the ranking's components, idempotent upserts, deletes, the collection's embedder
-record, payload indexes and health."""
+"""Long-term memory on both embedded engines (Qdrant Edge and qdrant-client's local mode): filtered
+search equals a brute-force numpy ground truth, the ranking's components, idempotent upserts, deletes,
+the collection's embedder record, payload indexes and health."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from apps.common.clock import to_ms
 from apps.memory.services import long_term
+from apps.memory.services.edge_backend import EdgeBackend
 from apps.memory.services.errors import EmbedderMismatchError, LongTermMemoryError
 from apps.memory.services.long_term import MemoryFilter, MemoryPoint
 from apps.memory.services.recall import RankingWeights, memory_recall
@@ -23,6 +24,23 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
 TAGS = ["btc", "eth", "oversold", "breakout", "reversal"]
 N_POINTS = 300
+
+
+@pytest.fixture(autouse=True, params=["edge", "local"])
+def engine(request, settings, tmp_path):
+    """Every test runs on both embedded engines. Edge keeps files, so it gets a directory."""
+    settings.QDRANT_EMBEDDED_ENGINE = request.param
+    if request.param == "edge":
+        settings.QDRANT_PATH = str(tmp_path / "qdrant")
+    long_term.reset_backend()
+    yield request.param
+    long_term.reset_backend()
+
+
+def test_the_engine_is_the_one_configured(engine):
+    backend = long_term.get_backend()
+    assert isinstance(backend, EdgeBackend) == (engine == "edge")
+    assert backend.description.startswith("Qdrant Edge" if engine == "edge" else "Qdrant local mode")
 
 
 @pytest.fixture
@@ -312,6 +330,7 @@ class RecordingClient:
         return getattr(self._client, name)
 
 
+@pytest.mark.parametrize("engine", ["local"], indirect=True)
 def test_payload_indexes_are_created_once_on_a_server():
     backend = long_term.get_backend()
     backend.supports_payload_indexes = True
@@ -331,16 +350,29 @@ def test_payload_indexes_are_created_once_on_a_server():
     assert second.indexes_created == ()
 
 
+@pytest.mark.parametrize("engine", ["local"], indirect=True)
 def test_local_mode_creates_no_payload_index():
     report = long_term.collection_ensure()
     assert report.indexes_created == ()
 
 
-def test_a_local_directory_in_use_is_a_clear_error(tmp_path):
-    first = long_term.QdrantBackend(collection="x", path=str(tmp_path))
+@pytest.mark.parametrize("engine", ["edge"], indirect=True)
+def test_edge_creates_every_payload_index_once():
+    first = long_term.collection_ensure()
+    second = long_term.collection_ensure()
+
+    assert sorted(first.indexes_created) == sorted(long_term.PAYLOAD_INDEXES)
+    assert first.state.payload_indexes == tuple(sorted(long_term.PAYLOAD_INDEXES))
+    assert second.indexes_created == ()
+
+
+def test_a_local_directory_in_use_is_a_clear_error(settings, tmp_path):
+    settings.QDRANT_PATH = str(tmp_path)
+    first = long_term.build_backend()
     try:
+        first.create_collection(dimension=TEST_DIMENSION, metadata={})
         with pytest.raises(LongTermMemoryError, match="in use by another process"):
-            long_term.QdrantBackend(collection="x", path=str(tmp_path))
+            long_term.build_backend().describe()
     finally:
         first.close()
 
@@ -355,11 +387,24 @@ def test_local_mode_on_disk_keeps_the_points_for_the_next_process(settings, tmp_
     assert long_term.collection_ensure().created is False
 
 
+class RefusingShard:
+    """An Edge shard whose every call fails, as a damaged or vanished directory would."""
+
+    def __getattr__(self, name):
+        def refuse(*args, **kwargs):
+            raise OSError("No such file or directory")
+
+        return refuse
+
+
 def test_a_failing_client_becomes_a_long_term_memory_error(backend, monkeypatch):
     def refuse(*args, **kwargs):
         raise ConnectionError("connection refused")
 
-    monkeypatch.setattr(backend._client, "query_points", refuse)
+    if isinstance(backend, EdgeBackend):
+        monkeypatch.setattr(backend, "_open", RefusingShard)
+    else:
+        monkeypatch.setattr(backend._client, "query_points", refuse)
     with pytest.raises(LongTermMemoryError, match="search failed"):
         memory_recall(text="BTC oversold")
 

@@ -171,3 +171,4 @@ LOGGING = {
 from .api import *  # noqa: E402, F403
 from .memory import *  # noqa: E402, F403
 from .operations import *  # noqa: E402, F403
+from .scaling import *  # noqa: E402, F403

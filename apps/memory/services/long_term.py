@@ -3,8 +3,8 @@
 `LongTermBackend` is all the rest of the memory service knows about the vector store;
 `QdrantBackend` implements it with qdrant-client, against a server (settings.QDRANT_URL)
 or in local mode (settings.QDRANT_PATH; ":memory:" in tests). Local mode locks its
-directory to one process. An in-process engine can replace it by implementing the same
-interface and being returned from `build_backend()`.
+directory to one process. Without a server the default is `edge_backend.EdgeBackend`
+(Qdrant Edge in-process, settings.QDRANT_EMBEDDED_ENGINE); `build_backend()` chooses.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -157,11 +158,24 @@ class QdrantBackend(LongTermBackend):
         api_key: str = "",
         path: str = ":memory:",
         timeout: int = 5,
+        shard_number: int | None = None,
+        replication_factor: int | None = None,
+        write_consistency_factor: int | None = None,
     ) -> None:
         from qdrant_client import QdrantClient, models
 
         self._models = models
         self.collection = collection
+        # A distributed cluster's layout, fixed when the collection is created (server only).
+        self.distribution = {
+            name: value
+            for name, value in (
+                ("shard_number", shard_number),
+                ("replication_factor", replication_factor),
+                ("write_consistency_factor", write_consistency_factor),
+            )
+            if url and value is not None
+        }
         self.supports_payload_indexes = bool(url)
         # Local mode is a plain Python object shared by the server's threads.
         self._lock = threading.RLock()
@@ -221,6 +235,7 @@ class QdrantBackend(LongTermBackend):
                 self.collection,
                 vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
                 metadata=metadata,
+                **self.distribution,
             ),
         )
 
@@ -351,12 +366,32 @@ _verified: tuple[str, int] | None = None  # (embedder name, dimension) already c
 
 
 def build_backend() -> LongTermBackend:
+    """A Qdrant server when QDRANT_URL is set; otherwise the embedded engine QDRANT_EMBEDDED_ENGINE:
+    "edge" (Qdrant Edge, HNSW and payload indexes in-process) or "local" (qdrant-client's local mode).
+    QDRANT_PATH ":memory:" (the tests') is local mode's in-memory store: Edge always keeps files."""
+    engine = settings.QDRANT_EMBEDDED_ENGINE
+    if not settings.QDRANT_URL and engine == "edge" and settings.QDRANT_PATH != ":memory:":
+        from .edge_backend import EdgeBackend
+
+        return EdgeBackend(
+            collection=settings.QDRANT_COLLECTION,
+            path=settings.QDRANT_PATH,
+            hnsw_m=settings.QDRANT_EDGE_HNSW_M,
+            hnsw_ef_construct=settings.QDRANT_EDGE_HNSW_EF_CONSTRUCT,
+            hnsw_ef=settings.QDRANT_EDGE_HNSW_EF,
+            indexing_threshold=settings.QDRANT_EDGE_INDEXING_THRESHOLD,
+        )
+    if engine not in ("edge", "local"):
+        raise ImproperlyConfigured(f"QDRANT_EMBEDDED_ENGINE is {engine!r}; use 'edge' or 'local'.")
     return QdrantBackend(
         collection=settings.QDRANT_COLLECTION,
         url=settings.QDRANT_URL,
         api_key=settings.QDRANT_API_KEY,
         path=settings.QDRANT_PATH,
         timeout=settings.QDRANT_TIMEOUT,
+        shard_number=settings.QDRANT_SHARD_NUMBER,
+        replication_factor=settings.QDRANT_REPLICATION_FACTOR,
+        write_consistency_factor=settings.QDRANT_WRITE_CONSISTENCY_FACTOR,
     )
 
 

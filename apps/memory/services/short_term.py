@@ -19,10 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import redis
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.signals import setting_changed
 from django.db import transaction
@@ -165,26 +166,60 @@ def _price_text(price: Any) -> str:
 # --- the client -------------------------------------------------------------------------------
 
 _client_lock = threading.Lock()
-_clients: dict[tuple[str, float], redis.Redis] = {}
+_clients: dict[tuple, redis.Redis] = {}
+
+
+def _sentinel_client(url: str, sentinels: list[tuple[str, int]], options: dict) -> redis.Redis:
+    """The primary behind Redis Sentinel: `url`'s host is the service name the sentinels know it by
+    (redis://[:password@]mymaster/0, rediss:// for TLS); each new connection asks them where it is."""
+    from redis.sentinel import Sentinel
+
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ImproperlyConfigured("With REDIS_SENTINELS, REDIS_URL names the service: redis://mymaster/0")
+    db = parts.path.strip("/") or "0"
+    sentinel_password = settings.REDIS_SENTINEL_PASSWORD or None
+    sentinel = Sentinel(
+        sentinels,
+        sentinel_kwargs={
+            "socket_timeout": options["socket_timeout"],
+            "socket_connect_timeout": options["socket_connect_timeout"],
+            "password": sentinel_password,
+        },
+    )
+    return sentinel.master_for(
+        unquote(parts.hostname),
+        db=int(db),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        ssl=parts.scheme == "rediss",
+        **options,
+    )
 
 
 def get_client() -> redis.Redis:
-    """A client for settings.REDIS_URL, one per URL and timeout (so changed settings take effect)."""
+    """A client for settings.REDIS_URL (through settings.REDIS_SENTINELS when set), one per URL,
+    sentinels and timeout, so changed settings take effect."""
     url = settings.REDIS_URL
+    sentinels = [tuple(s) for s in settings.REDIS_SENTINELS]
     timeout = float(settings.REDIS_SOCKET_TIMEOUT)
+    key = (url, tuple(sentinels), timeout)
     with _client_lock:
-        client = _clients.get((url, timeout))
+        client = _clients.get(key)
         if client is None:
-            client = redis.Redis.from_url(
-                url,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
+            options = {
+                "socket_timeout": timeout,
+                "socket_connect_timeout": timeout,
                 # No retries: a second wait would only double the stall an agent sees.
-                retry=Retry(NoBackoff(), 0),
-                decode_responses=True,
-                health_check_interval=30,
-            )
-            _clients[(url, timeout)] = client
+                "retry": Retry(NoBackoff(), 0),
+                "decode_responses": True,
+                "health_check_interval": 30,
+            }
+            if sentinels:
+                client = _sentinel_client(url, sentinels, options)
+            else:
+                client = redis.Redis.from_url(url, **options)
+            _clients[key] = client
         return client
 
 
@@ -198,7 +233,7 @@ def reset_client() -> None:
 
 @receiver(setting_changed)
 def _reset_on_setting_change(*, setting: str, **kwargs) -> None:
-    if setting in ("REDIS_URL", "REDIS_SOCKET_TIMEOUT"):
+    if setting in ("REDIS_URL", "REDIS_SOCKET_TIMEOUT", "REDIS_SENTINELS", "REDIS_SENTINEL_PASSWORD"):
         reset_client()
 
 
