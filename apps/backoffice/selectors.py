@@ -12,6 +12,8 @@ from django.utils import timezone
 from apps.decisions.models import Decision
 from apps.execution.models import CurrentPosition, Side, Trade
 from apps.portfolio.models import PortfolioSnapshot
+from apps.portfolio.selectors import equity_curve as portfolio_equity_curve
+from apps.strategies.services.metrics import return_metrics
 from apps.system_events.models import Severity, SystemEvent
 
 
@@ -24,29 +26,75 @@ class EquityPoint:
 
 
 def equity_curve(*, days: int = 365) -> list[EquityPoint]:
-    """Total value across exchanges per snapshot date, with daily PnL and drawdown from the running peak."""
-    since = timezone.localdate() - timedelta(days=days)
-    rows = (
-        PortfolioSnapshot.objects.filter(snapshot_date__gte=since)
+    """Total value across exchanges per snapshot date, with daily PnL and drawdown from the running peak.
+
+    The totals are the metrics' own equity curve (apps.portfolio.selectors.equity_curve: an exchange
+    missing a day carries its last value forward), so the dashboard and performance_metrics agree.
+    """
+    end = timezone.localdate()
+    since = end - timedelta(days=days)
+    curve = portfolio_equity_curve(start_date=since, end_date=end)
+    pnl_by_day = dict(
+        PortfolioSnapshot.objects.filter(snapshot_date__gte=since, snapshot_date__lte=end)
         .values("snapshot_date")
-        .annotate(total=Sum("total_value"), pnl=Sum("daily_pnl"))
-        .order_by("snapshot_date")
+        .annotate(pnl=Sum("daily_pnl"))
+        .values_list("snapshot_date", "pnl")
     )
     points = []
     peak = None
-    for row in rows:
-        total = row["total"]
+    for day, total in curve:
         peak = total if peak is None or total > peak else peak
         drawdown = (total - peak) / peak * 100 if peak else Decimal("0")
         points.append(
             EquityPoint(
-                day=row["snapshot_date"],
+                day=day,
                 total_value=total,
-                daily_pnl=row["pnl"] or Decimal("0"),
+                daily_pnl=pnl_by_day.get(day) or Decimal("0"),
                 drawdown=drawdown.quantize(Decimal("0.01")),
             )
         )
     return points
+
+
+@dataclass(frozen=True)
+class PerformanceSummary:
+    """The curve's return and risk figures, in percent where the metrics store percent."""
+
+    start: date
+    end: date
+    total_return: Decimal | None
+    annualized_return: Decimal | None
+    volatility: Decimal | None
+    max_drawdown: Decimal | None
+    sharpe_ratio: Decimal | None
+    sortino_ratio: Decimal | None
+    calmar_ratio: Decimal | None
+
+
+def performance_summary(curve: list[EquityPoint]) -> PerformanceSummary | None:
+    """Return and risk figures of the dashboard's curve, computed by the performance metrics' own code
+    (apps.strategies.services.metrics, checked against empyrical), so the two never disagree."""
+    if len(curve) < 2 or any(p.total_value <= 0 for p in curve[:-1]):
+        return None
+    figures = return_metrics([p.total_value for p in curve])
+
+    def percent(value: Decimal | None) -> Decimal | None:
+        return None if value is None else (value * 100).quantize(Decimal("0.01"))
+
+    def ratio(value: Decimal | None) -> Decimal | None:
+        return None if value is None else value.quantize(Decimal("0.01"))
+
+    return PerformanceSummary(
+        start=curve[0].day,
+        end=curve[-1].day,
+        total_return=percent(figures.total_return),
+        annualized_return=percent(figures.annualized_return),
+        volatility=percent(figures.volatility),
+        max_drawdown=percent(figures.max_drawdown),
+        sharpe_ratio=ratio(figures.sharpe_ratio),
+        sortino_ratio=ratio(figures.sortino_ratio),
+        calmar_ratio=ratio(figures.calmar_ratio),
+    )
 
 
 def today_trade_stats(*, now: datetime | None = None) -> dict:

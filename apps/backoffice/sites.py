@@ -1,7 +1,19 @@
-"""The admin site: Django's, plus the dashboard page."""
+"""The admin site: Django's, plus the dashboard page and a limit on sign-in attempts."""
 
+from django.conf import settings
 from django.contrib import admin
+from django.http import HttpResponse
 from django.urls import path
+from django.utils.html import escape
+
+from apps.common.attempts import attempt_hit, client_address
+
+TOO_MANY_ATTEMPTS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>TradeOffice: too many sign-in attempts</title></head>
+<body><h1>Too many sign-in attempts</h1>
+<p>Too many attempts to sign in as this user or from this address. Try again in {minutes} minute(s).</p>
+<p><a href="{login_url}">Back to the sign-in page</a></p></body></html>
+"""
 
 
 class BackofficeSite(admin.AdminSite):
@@ -16,3 +28,36 @@ class BackofficeSite(admin.AdminSite):
             path("dashboard/", self.admin_view(dashboard), name="dashboard"),
             *super().get_urls(),
         ]
+
+    def login(self, request, extra_context=None):
+        """Django's sign-in, behind a limit per username and per client address (brute force)."""
+        if request.method == "POST":
+            refused = self._sign_in_refused(request)
+            if refused is not None:
+                return refused
+        return super().login(request, extra_context)
+
+    @staticmethod
+    def _sign_in_refused(request) -> HttpResponse | None:
+        window = settings.ADMIN_LOGIN_WINDOW_SECONDS
+        username = (request.POST.get("username") or "").strip().lower()
+        checks = [
+            ("admin-login-address", client_address(request), settings.ADMIN_LOGIN_ATTEMPTS_PER_ADDRESS),
+            ("admin-login-user", username, settings.ADMIN_LOGIN_ATTEMPTS_PER_USERNAME),
+        ]
+        # Both windows count every attempt, so a refusal on one still spends the other.
+        decisions = [
+            attempt_hit(scope=scope, subject=subject, limit=limit, window=window)
+            for scope, subject, limit in checks
+        ]
+        refused = [d for d in decisions if not d.allowed]
+        if not refused:
+            return None
+        wait = max(d.retry_after for d in refused)
+        response = HttpResponse(
+            TOO_MANY_ATTEMPTS_PAGE.format(minutes=-(-wait // 60), login_url=escape(request.get_full_path())),
+            status=429,
+            content_type="text/html; charset=utf-8",
+        )
+        response["Retry-After"] = str(wait)
+        return response

@@ -25,6 +25,7 @@ def dashboard(request):
         ),
         "latest": curve[-1] if curve else None,
         "max_drawdown": min((p.drawdown for p in curve), default=None),
+        "performance": selectors.performance_summary(curve),
         "positions": selectors.open_positions(),
         "today": selectors.today_trade_stats(),
         "decisions": selectors.recent_decisions(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -107,3 +108,42 @@ def test_events_by_severity_over_the_last_24_hours():
         "error": 1,
         "critical": 0,
     }
+
+
+def test_performance_summary_agrees_with_the_reference_library():
+    import empyrical
+    import pandas as pd
+
+    totals = ["10000", "10150", "10020", "10400", "10310", "10650", "10500", "10890", "10800", "11020"]
+    snapshots(ExchangeFactory(), totals)
+    curve = selectors.equity_curve(days=30)
+    summary = selectors.performance_summary(curve)
+    returns = pd.Series([float(b) / float(a) - 1 for a, b in itertools.pairwise(totals)])
+
+    def pct(value: float) -> Decimal:
+        return Decimal(str(value * 100)).quantize(Decimal("0.01"))
+
+    def two(value: float) -> Decimal:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+
+    assert summary.total_return == pct(empyrical.cum_returns_final(returns))
+    assert summary.annualized_return == pct(empyrical.annual_return(returns, annualization=365))
+    assert summary.volatility == pct(empyrical.annual_volatility(returns, annualization=365))
+    assert summary.max_drawdown == pct(empyrical.max_drawdown(returns))
+    assert summary.sharpe_ratio == two(empyrical.sharpe_ratio(returns, annualization=365))
+    assert summary.sortino_ratio == two(empyrical.sortino_ratio(returns, annualization=365))
+    assert summary.calmar_ratio == two(empyrical.calmar_ratio(returns, annualization=365))
+
+
+def test_performance_summary_needs_two_days():
+    snapshots(ExchangeFactory(), ["10000"])
+    assert selectors.performance_summary(selectors.equity_curve(days=30)) is None
+
+
+def test_equity_curve_carries_a_missing_exchange_forward():
+    today = timezone.localdate()
+    first, second = ExchangeFactory(), ExchangeFactory()
+    snapshots(first, ["100", "110", "120"], end=today)
+    snapshots(second, ["50"], end=today - timedelta(days=2))
+    # The second exchange reported only on the first day: its 50 still counts on the next two.
+    assert [p.total_value for p in selectors.equity_curve(days=30)] == [150, 160, 170]
