@@ -4,6 +4,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+# PostgreSQL lost outside a view (e.g. while saving a session) is a 503 too, not a 500.
+handler500 = "apps.common.middleware.server_error"
+
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("api/v1/", include("tradeoffice.api")),

@@ -48,12 +48,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.common.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so its process_exception sees a view's exception first: PostgreSQL down is a 503.
+    "apps.common.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "tradeoffice.urls"
@@ -171,3 +174,4 @@ from .api import *  # noqa: E402, F403
 from .memory import *  # noqa: E402, F403
 from .operations import *  # noqa: E402, F403
 from .scaling import *  # noqa: E402, F403
+from .security import *  # noqa: E402, F403

@@ -2,6 +2,7 @@
 
 DRF's own exceptions, Django's ValidationError/Http404/PermissionDenied and database errors caused
 by input all end here, so an agent never has to parse two shapes, and bad input is never a 500.
+PostgreSQL unreachable (or restarting) is a 503 the agent can retry, never a 500.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -55,6 +56,22 @@ class ServiceUnavailable(ApiError):
     default_detail = "A service the request needs is unavailable; retry later."
 
 
+DATABASE_UNAVAILABLE_CODE = "database_unavailable"
+DATABASE_UNAVAILABLE_MESSAGE = (
+    "PostgreSQL, the record, is unreachable or restarting; retry in a few seconds. The request may not "
+    "have been recorded: retrying is safe (orders and trades are idempotent by id; decisions, "
+    "experiences and system events by their Idempotency-Key)."
+)
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+def database_unavailable() -> ServiceUnavailable:
+    """The 503 for a lost or refused PostgreSQL connection (the server stopped, restarting, a failover)."""
+    error = ServiceUnavailable(DATABASE_UNAVAILABLE_MESSAGE, code=DATABASE_UNAVAILABLE_CODE)
+    error.wait = DATABASE_RETRY_AFTER_SECONDS  # DRF turns `wait` into a Retry-After header
+    return error
+
+
 def _first_message(details: Any, prefix: str = "") -> str | None:
     """The first message in a nested DRF error structure, with the path to it."""
     if isinstance(details, dict):
@@ -96,6 +113,11 @@ def _translate(exc: Exception) -> Exception:
         # Input that passed validation but not the column (a length or a range): still the input's fault.
         logger.warning("Input refused by the database: %s", exc)
         return ApiError("A value does not fit its column (too long or out of range).", code="invalid")
+    if isinstance(exc, OperationalError | InterfaceError):
+        # A connection refused or lost mid-request: the transaction rolled back on the server.
+        # One line, no traceback: during an outage every request ends here.
+        logger.warning("PostgreSQL unavailable: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:300])
+        return database_unavailable()
     return exc
 
 
