@@ -143,3 +143,53 @@ def start_app(tmp_path) -> Iterator[Callable[..., AppServer]]:
     yield start
     for app in started:
         app.stop()
+
+
+# --- in-process tests (pytest-django's test database, this run's Redis database) ------------------
+
+
+@pytest.fixture
+def memory_stores(settings):
+    """Long-term memory in process memory with a small dimension; this run's Redis database flushed."""
+    from apps.common.attempts import local_windows
+    from apps.memory.services import embeddings, long_term, short_term
+
+    settings.QDRANT_URL = ""
+    settings.QDRANT_PATH = ":memory:"
+    settings.MEMORY_EMBEDDER = "hashing"
+    settings.MEMORY_EMBEDDING_DIMENSION = 64
+    settings.REDIS_KEY_PREFIX = ""
+    long_term.reset_backend()
+    embeddings.reset_embedder()
+    short_term.outage_reporter.reset()
+    short_term.get_client().flushdb()  # only this run's database number (REDIS_URL)
+    local_windows.reset()
+    yield
+    long_term.reset_backend()
+    embeddings.reset_embedder()
+    short_term.outage_reporter.reset()
+    short_term.reset_client()
+    local_windows.reset()
+
+
+@pytest.fixture
+def agent(db, memory_stores):
+    from tests.agents.factories import AgentFactory
+
+    return AgentFactory(name="reliability")
+
+
+@pytest.fixture
+def api(agent):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {agent.token}")
+    return client
+
+
+@pytest.fixture
+def binance(db):
+    from tests.factories import ExchangeFactory
+
+    return ExchangeFactory(name="binance")
