@@ -10,6 +10,9 @@ _env = environ.Env()
 # --- Limits -----------------------------------------------------------------------------------
 # Largest request body, in bytes: a larger one is a 413 before it is parsed.
 API_MAX_BODY_BYTES = _env.int("API_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+# Django reads a JSON body whole before the API's parser sees it, refusing more than this: the same limit
+# (Django's default, 2.5 MB, would refuse a batch the API documents as allowed).
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # Most orders/trades/... in one list body (one transaction).
 API_MAX_BATCH_ITEMS = _env.int("API_MAX_BATCH_ITEMS", default=1000)
 API_PAGE_SIZE = _env.int("API_PAGE_SIZE", default=100)

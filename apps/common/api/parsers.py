@@ -1,4 +1,4 @@
-"""The API's only parser: JSON with numbers as Decimal, no NaN/Infinity, and a size limit (413)."""
+"""The API's only parser: JSON with numbers as Decimal, no NaN/Infinity, a size (413) and a depth limit."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from .exceptions import PayloadTooLarge
+
+# Deepest nesting of arrays and objects a body may have. ccxt's `info` blobs and agents' contexts are a
+# handful of levels deep; hundreds of levels only exhaust the recursion of whatever walks them next.
+MAX_JSON_DEPTH = 64
 
 
 def _reject_constant(name: str):
@@ -35,6 +39,26 @@ class DecimalJSONParser(JSONParser):
         except (UnicodeDecodeError, LookupError):
             raise ParseError(f"The body is not valid {encoding} text.") from None
         try:
-            return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+            data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
             raise ParseError(f"Malformed JSON: {exc}") from None
+        if _deeper_than(data, MAX_JSON_DEPTH):
+            raise ParseError(f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep.")
+        return data
+
+
+def _deeper_than(data, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels (walked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
