@@ -47,12 +47,26 @@ class ExperienceCreateSerializer(IngestSerializer):
 
 
 class ExperiencePatchSerializer(serializers.Serializer):
-    """The review of an experience: only the fields sent change."""
+    """The review of an experience: only the fields sent change. Any other field is refused by name
+    rather than ignored, so an agent never believes it changed an outcome or a PnL."""
 
     reflection = serializers.CharField(max_length=200_000, required=False, allow_null=True, allow_blank=True)
     lessons_learned = TextListField(required=False, allow_null=True)
-    situation_tags = TextListField(required=False, allow_null=True)
+    situation_tags = TextListField(required=False, allow_null=True, help_text="Also accepted as `tags`.")
     importance_score = _importance(required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            if "tags" in data and "situation_tags" not in data:
+                data = {("situation_tags" if key == "tags" else key): value for key, value in data.items()}
+            fixed = sorted(set(data) - set(self.fields))
+            if fixed:
+                message = (
+                    "Cannot be changed: a review changes only reflection, lessons_learned, situation_tags "
+                    "(or tags) and importance_score."
+                )
+                raise serializers.ValidationError({key: [message] for key in fixed})
+        return super().to_internal_value(data)
 
 
 class ExperienceSerializer(serializers.ModelSerializer):
