@@ -44,6 +44,11 @@ STATUS_MAP = {
     **{value: OrderStatus(value) for value in OrderStatus.values},
 }
 
+# Computed once: Django's `.values` builds a new list on every access, once per line adds up.
+SIDES = tuple(Side.values)
+ORDER_TYPES = tuple(OrderType.values)
+ORDER_STATUSES = tuple(OrderStatus.values)
+
 STAGE = "import_stage"
 SOURCE = "__source__"  # the record's JSON text, kept beside the parsed record
 STAGE_COLUMNS = (
@@ -99,7 +104,7 @@ def _json_records(handle) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
+            record = _DECODER.decode(line)
         except (ValueError, Rejected) as exc:
             yield line_no, Rejected(f"not valid JSON ({exc})")
             continue
@@ -112,6 +117,10 @@ def _json_records(handle) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
 
 def _no_constant(name: str):
     raise Rejected(f"{name} is not a number")
+
+
+# One decoder for every line (json.loads with options builds a new one per call).
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constant)
 
 
 def _csv_records(handle) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
@@ -147,6 +156,10 @@ def _text(
     value = record.get(key)
     if value is None and alias:
         value = record.get(alias)
+    if type(value) is str:  # the common case first: one strip, two checks (a million lines add up)
+        text = value.strip()
+        if text and len(text) <= max_length and "\x00" not in text:
+            return text
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise Rejected(f"{key} is missing")
@@ -175,15 +188,20 @@ def _money(
         if required:
             raise Rejected(f"{key} is missing")
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int | str | Decimal):
+    kind = type(raw)
+    if kind is not Decimal and kind is not int and kind is not str:  # bool is not int here
         raise Rejected(f"{key} is not a number")
     try:
-        number = Decimal(str(raw).strip())
+        # JSON numbers arrive as Decimal already (parse_float=Decimal): no round trip through str.
+        number = raw if kind is Decimal else Decimal(raw)
     except InvalidOperation:
         raise Rejected(f"{key} {raw!r} is not a number") from None
     if not number.is_finite():
         raise Rejected(f"{key} {raw!r} is not a finite number")
-    number = number.quantize(MONEY_SCALE, rounding=ROUND_HALF_UP)
+    try:
+        number = number.quantize(MONEY_SCALE, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # more digits than the context holds: far beyond NUMERIC(20, 8)
+        raise Rejected(f"{key} {raw} does not fit NUMERIC(20, 8)") from None
     if abs(number) >= MONEY_LIMIT:
         raise Rejected(f"{key} {raw} does not fit NUMERIC(20, 8)")
     if positive and number <= 0:
@@ -199,7 +217,7 @@ def _moment(record: dict) -> tuple[int, datetime]:
         if isinstance(raw, bool):
             raise Rejected("timestamp is not a whole number of milliseconds")
         try:
-            timestamp = int(Decimal(str(raw)))
+            timestamp = raw if type(raw) is int else int(Decimal(str(raw)))
         except (InvalidOperation, ValueError):
             raise Rejected(f"timestamp {raw!r} is not a whole number of milliseconds") from None
     elif record.get("datetime"):
@@ -255,7 +273,7 @@ def _order_row(line_no: int, record: dict) -> tuple:
     client_order_id = _text(record, "clientOrderId", max_length=100, required=False, alias="client_order_id")
     amount = _money(record, "amount", required=True, positive=True)
     filled = _money(record, "filled", minimum=Decimal(0))
-    status = _choice(record, "status", OrderStatus.values, mapping=STATUS_MAP)
+    status = _choice(record, "status", ORDER_STATUSES, mapping=STATUS_MAP)
     if status == OrderStatus.OPEN and filled:
         status = OrderStatus.PARTIALLY_FILLED
     fee, fee_currency = _fee(record)
@@ -264,8 +282,8 @@ def _order_row(line_no: int, record: dict) -> tuple:
         line_no, "order", order_id, None,
         client_order_id or order_id,  # the column is NOT NULL UNIQUE; ccxt often has no client id
         _text(record, "symbol", max_length=20),
-        _choice(record, "side", Side.values),
-        _choice(record, "type", OrderType.values),
+        _choice(record, "side", SIDES),
+        _choice(record, "type", ORDER_TYPES),
         status,
         _money(record, "price", minimum=Decimal(0)),
         amount,
@@ -302,7 +320,7 @@ def _trade_row(line_no: int, record: dict) -> tuple:
         _text(record, "order", max_length=100, required=False, alias="order_id"),
         None,
         _text(record, "symbol", max_length=20),
-        _choice(record, "side", Side.values),
+        _choice(record, "side", SIDES),
         None, None,
         price, amount, cost, None, None, None,
         fee, fee_currency, None, None, None,
@@ -372,7 +390,18 @@ ORDER_CHECKS = [
     """,
 ]
 
-INSERT_ORDERS = f"""
+# When an id is on several lines, the first wins: FIRST_LINES keeps only those, found by sorting ids
+# and line numbers (not whole rows); it is left out when no id repeats (DUPLICATE_IDS), the usual case,
+# which spares a million-line import that sort. Rows are read in the stage's order, the file's.
+FIRST_LINES = "\n  AND line_no IN (SELECT DISTINCT ON (id) line_no FROM {stage} WHERE kind = '{kind}' AND " \
+    "reject_reason IS NULL ORDER BY id, line_no)"  # fmt: skip
+DUPLICATE_IDS = f"""
+SELECT EXISTS (
+    SELECT 1 FROM {STAGE} WHERE kind = %(kind)s AND reject_reason IS NULL GROUP BY id HAVING count(*) > 1
+)
+"""
+
+INSERT_ORDERS = """
 INSERT INTO orders (
     id, client_order_id, exchange_id, symbol, side, type, status, price, amount, filled, remaining,
     cost, average, fee, fee_currency, stop_price, take_profit_price, stop_loss_price,
@@ -382,15 +411,10 @@ SELECT id, client_order_id, %(exchange_id)s, symbol, side, type, status, price, 
        COALESCE(filled, 0), remaining, COALESCE(cost, 0), average, fee, fee_currency,
        stop_price, take_profit_price, stop_loss_price, timestamp, datetime,
        NULLIF(info -> 'info', 'null'::jsonb)
-FROM (
-    SELECT DISTINCT ON (id) * FROM {STAGE}
-    WHERE kind = 'order' AND reject_reason IS NULL
-    ORDER BY id, line_no
-) candidate
-WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = candidate.id)
-ORDER BY line_no
+FROM {STAGE} candidate
+WHERE kind = 'order' AND reject_reason IS NULL{FIRST_LINES}
+  AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = candidate.id)
 ON CONFLICT DO NOTHING
-RETURNING id
 """
 
 TRADE_CHECKS = [
@@ -417,34 +441,27 @@ TRADE_CHECKS = [
 
 # NOT EXISTS on id, not only ON CONFLICT: once `trades` is partitioned by month its primary key is
 # (id, datetime), and this is what keeps a trade id unique across partitions on this path.
-INSERT_TRADES = f"""
+INSERT_TRADES = """
 INSERT INTO trades (
     id, order_id, exchange_id, symbol, side, price, amount, cost, fee, fee_currency,
     timestamp, datetime, raw_data
 )
 SELECT id, order_id, %(exchange_id)s, symbol, side, price, amount, cost, fee, fee_currency,
        timestamp, datetime, NULLIF(info -> 'info', 'null'::jsonb)
-FROM (
-    SELECT DISTINCT ON (id) * FROM {STAGE}
-    WHERE kind = 'trade' AND reject_reason IS NULL
-    ORDER BY id, line_no
-) candidate
-WHERE NOT EXISTS (SELECT 1 FROM trades t WHERE t.id = candidate.id)
-ORDER BY line_no
+FROM {STAGE} candidate
+WHERE kind = 'trade' AND reject_reason IS NULL{FIRST_LINES}
+  AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.id = candidate.id)
 ON CONFLICT DO NOTHING
-RETURNING id
 """
 
 
-def _batches(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
-    batch: list[tuple] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _merge(cursor, template: str, kind: str, params: dict) -> int:
+    """Insert the staged lines of `kind` that passed every check; the number inserted."""
+    cursor.execute(DUPLICATE_IDS, {"kind": kind})
+    (repeated,) = cursor.fetchone()
+    first_lines = FIRST_LINES.format(stage=STAGE, kind=kind) if repeated else ""
+    cursor.execute(template.format(STAGE=STAGE, FIRST_LINES=first_lines), params)
+    return cursor.rowcount
 
 
 @transaction.atomic
@@ -473,34 +490,64 @@ def trades_import(
     params = {"exchange_id": exchange.pk if exchange is not None else None}
 
     with connection.cursor() as cursor:
+        # Memory for the merge's sorts and hashes, for this transaction only: a million staged lines
+        # otherwise spill to temporary files on disk.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(CREATE_STAGE)
         with path.open(newline="" if file_format == "csv" else None, encoding="utf-8-sig") as handle:
             records = _csv_records(handle) if file_format == "csv" else _json_records(handle)
             if progress is not None:
                 records = progress(records)
-            for batch in _batches(_valid_rows(records, report), batch_size):
-                with cursor.cursor.copy(f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
-                    for row in batch:
+            rows = _valid_rows(records, report)
+            staging = f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
+            staged = {"order": 0, "trade": 0}
+            while True:
+                # Rows go straight from the parser into the COPY: nothing is kept in a list, and
+                # the server stores one batch while the next is parsed.
+                written = 0
+                with cursor.cursor.copy(staging) as copy:
+                    for row in rows:
                         copy.write_row(row)
+                        staged[row[1]] += 1
+                        written += 1
+                        if written == batch_size:
+                            break
+                if written < batch_size:
+                    break
+        # Statistics of the staged lines, so the checks below hash-join a million lines instead of
+        # probing an index once per line (a fresh temporary table looks empty to the planner).
+        cursor.execute(f"ANALYZE {STAGE}")
 
-        for check in ORDER_CHECKS:
-            cursor.execute(check, params)
-        cursor.execute(INSERT_ORDERS, params)
-        report.orders_inserted = len(cursor.fetchall())
-        for check in TRADE_CHECKS:
-            cursor.execute(check, params)
-        cursor.execute(INSERT_TRADES, params)
-        report.trades_inserted = len(cursor.fetchall())
+        if staged["order"]:
+            for check in ORDER_CHECKS:
+                cursor.execute(check, params)
+            report.orders_inserted = _merge(cursor, INSERT_ORDERS, "order", params)
+        if staged["trade"]:
+            for check in TRADE_CHECKS:
+                cursor.execute(check, params)
+            report.trades_inserted = _merge(cursor, INSERT_TRADES, "trade", params)
 
-        cursor.execute(f"SELECT kind, count(*) FROM {STAGE} WHERE reject_reason IS NULL GROUP BY kind")
-        valid = dict(cursor.fetchall())
-        report.orders_present = valid.get("order", 0) - report.orders_inserted
-        report.trades_present = valid.get("trade", 0) - report.trades_inserted
         cursor.execute(
-            f"SELECT line_no, reject_reason FROM {STAGE} WHERE reject_reason IS NOT NULL ORDER BY line_no"
+            f"SELECT kind, count(*) FILTER (WHERE reject_reason IS NULL), count(reject_reason) "
+            f"FROM {STAGE} GROUP BY kind"
         )
-        for line_no, reason in cursor.fetchall():
+        counts = {kind: (valid, rejected) for kind, valid, rejected in cursor.fetchall()}
+        report.orders_present = counts.get("order", (0, 0))[0] - report.orders_inserted
+        report.trades_present = counts.get("trade", (0, 0))[0] - report.trades_inserted
+        # Counted in the database and only the first ones fetched: a file of a million lines the
+        # database rejects must not bring a million reasons into memory.
+        database_rejected = sum(rejected for _, rejected in counts.values())
+        listed = []
+        if database_rejected:
+            cursor.execute(
+                f"SELECT line_no, reject_reason FROM {STAGE} WHERE reject_reason IS NOT NULL "
+                "ORDER BY line_no LIMIT %s",
+                [MAX_REPORTED_REJECTIONS],
+            )
+            listed = cursor.fetchall()
+        for line_no, reason in listed:
             report.reject(line_no, reason)
+        report.rejected += database_rejected - len(listed)
         cursor.execute(f"DROP TABLE {STAGE}")
 
     report.rejections.sort(key=lambda r: r.line)
