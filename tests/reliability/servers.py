@@ -370,3 +370,69 @@ class Client:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+# --- the whole stack, for the soak and the deep fuzzing ----------------------------------------------
+
+
+@dataclass
+class Stack:
+    postgres: PrivatePostgres
+    redis: PrivateRedis
+    app: AppServer
+    database: str
+    env: dict[str, str]
+    tokens: list[str]
+    root: Path
+
+
+def _digest(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def private_stack(*, agents: int, workers: int = 1, threads: int = 32, keep: bool = False):
+    """Private PostgreSQL and Redis, a migrated database with `agents` agents and the exchange `binance`,
+    and gunicorn (the development settings without debug; long-term memory on disk, in process)."""
+    from cryptography.fernet import Fernet
+
+    root = scratch_directory("stack")
+    postgres = PrivatePostgres(root).init()
+    redis_server = PrivateRedis(root)
+    app = None
+    try:
+        postgres.start()
+        redis_server.start()
+        database = "tradeoffice_stack"
+        postgres.create_database(database)
+        env = app_environment(
+            database_url=postgres.url(database), redis_url=redis_server.url(), var_dir=root / "var"
+        )
+        manage("init_databases", "-v", "0", env=env, timeout=300)  # migrations, Redis, the collection
+        tokens = [f"to_stack-agent-{n:03d}-{'x' * 32}" for n in range(agents)]
+        with psycopg.connect(postgres.dsn(database), autocommit=True) as conn:
+            for n, token in enumerate(tokens):
+                conn.execute(
+                    "INSERT INTO agents (name, token_digest) VALUES (%s, %s)",
+                    [f"agent-{n:03d}", _digest(token)],
+                )
+            fernet = Fernet(FIELD_ENCRYPTION_KEY)
+            conn.execute(
+                "INSERT INTO exchanges (name, api_key_encrypted, api_secret_encrypted, testnet, is_active) "
+                "VALUES ('binance', %s, %s, false, true)",
+                [fernet.encrypt(b"stack-key").decode(), fernet.encrypt(b"stack-secret").decode()],
+            )
+        app = AppServer(env=env, log_path=root / "gunicorn.log", workers=workers, threads=threads)
+        app.start(timeout=60)
+        yield Stack(postgres, redis_server, app, database, env, tokens, root)
+    finally:
+        if app is not None:
+            app.stop()
+        redis_server.stop()
+        if keep:
+            with contextlib.suppress(Exception):
+                postgres.stop()
+        else:
+            postgres.destroy()
