@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install migrate clean-var
+.PHONY: run test lint install migrate clean-var soak fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,12 @@ test: lint
 
 clean-var:
 	rm -rf var/
+
+# Ten minutes of mixed agent traffic from 32 clients through gunicorn on private PostgreSQL and Redis
+# servers, each restarted once; fails on a lost acknowledged write or a 5xx outside the restarts.
+soak: install
+	$(BIN)/python tests/soak/run_soak.py --duration $${SOAK_SECONDS:-600} --clients $${SOAK_CLIENTS:-32} --report test-artifacts/soak.json
+
+# Schemathesis at depth over HTTP (every phase, stateful sequences included) on private servers.
+fuzz: install
+	$(BIN)/python tests/soak/run_fuzz.py --max-examples $${FUZZ_EXAMPLES:-200} --max-time $${FUZZ_SECONDS:-900}

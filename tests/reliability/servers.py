@@ -393,7 +393,9 @@ def _digest(token: str) -> str:
 
 
 @contextlib.contextmanager
-def private_stack(*, agents: int, workers: int = 1, threads: int = 32, keep: bool = False):
+def private_stack(
+    *, agents: int, workers: int = 1, threads: int = 32, keep: bool = False, extra_env: dict | None = None
+):
     """Private PostgreSQL and Redis, a migrated database with `agents` agents and the exchange `binance`,
     and gunicorn (the development settings without debug; long-term memory on disk, in process)."""
     from cryptography.fernet import Fernet
@@ -408,7 +410,10 @@ def private_stack(*, agents: int, workers: int = 1, threads: int = 32, keep: boo
         database = "tradeoffice_stack"
         postgres.create_database(database)
         env = app_environment(
-            database_url=postgres.url(database), redis_url=redis_server.url(), var_dir=root / "var"
+            database_url=postgres.url(database),
+            redis_url=redis_server.url(),
+            var_dir=root / "var",
+            **(extra_env or {}),
         )
         manage("init_databases", "-v", "0", env=env, timeout=300)  # migrations, Redis, the collection
         tokens = [f"to_stack-agent-{n:03d}-{'x' * 32}" for n in range(agents)]
