@@ -4,6 +4,7 @@ from a migrated template), a private Redis per test, and gunicorn serving the pr
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -12,6 +13,7 @@ from cryptography.fernet import Fernet
 
 from .servers import (
     FIELD_ENCRYPTION_KEY,
+    REPO,
     AppServer,
     PrivatePostgres,
     PrivateRedis,
@@ -25,6 +27,17 @@ AGENT_TOKEN = "to_reliability-agent-token-0123456789abcdefghijklmnopq"
 OTHER_AGENT_TOKEN = "to_reliability-other-token-0123456789abcdefghijklmnopq"
 DEMO_API_KEY = "demo-api-key-RELIABILITY-7f3a9c"
 DEMO_API_SECRET = "demo-api-secret-RELIABILITY-91be2d"
+
+
+@pytest.fixture
+def measured(request) -> Iterator[dict]:
+    """Figures a test measured, kept in test-artifacts/reliability/<test>.json (docs/reliability.md)."""
+    figures: dict = {}
+    yield figures
+    if figures:
+        path = REPO / "test-artifacts" / "reliability" / f"{request.node.name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(figures, indent=2, default=str) + "\n")
 
 
 @pytest.fixture(scope="session")

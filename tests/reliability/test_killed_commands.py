@@ -99,7 +99,7 @@ def _write_trades_file(path: Path) -> list[str]:
 
 
 def test_import_trades_killed_halfway_then_rerun_imports_everything_once(
-    postgres, database, command_env, tmp_path
+    postgres, database, command_env, tmp_path, measured
 ):
     path = tmp_path / "trades.jsonl"
     trade_ids = _write_trades_file(path)
@@ -115,12 +115,20 @@ def test_import_trades_killed_halfway_then_rerun_imports_everything_once(
     )
     assert "lines: 20000" in stderr
     count = lambda: postgres.execute("SELECT count(*) FROM trades", database=database)[0][0]  # noqa: E731
+    measured["trades_after_the_kill"] = count()
     assert count() == 1_000  # the killed import's one transaction left nothing behind
 
     rerun = manage("import_trades", str(path), "--exchange", "binance", env=command_env)
 
     assert "inserted 39000 trades" in rerun.stdout and "already present 1000 trades" in rerun.stdout
     rows = postgres.execute("SELECT id, count(*) OVER () FROM trades", database=database)
+    measured.update(
+        lines=ORDERS + TRADES,
+        killed_after_lines=20_000,
+        rerun=rerun.stdout.strip().splitlines()[-1],
+        trades=len(rows),
+        distinct_trades=len({r[0] for r in rows}),
+    )
     assert sorted(r[0] for r in rows) == sorted(trade_ids)  # every trade, each once
     orders = postgres.execute("SELECT count(*) FROM orders", database=database)[0][0]
     assert orders == ORDERS
@@ -131,7 +139,9 @@ def test_import_trades_killed_halfway_then_rerun_imports_everything_once(
 EXPERIENCES = 3_000
 
 
-def test_reindex_memory_killed_halfway_then_rerun_leaves_no_drift(postgres, database, command_env, tmp_path):
+def test_reindex_memory_killed_halfway_then_rerun_leaves_no_drift(
+    postgres, database, command_env, tmp_path, measured
+):
     postgres.execute(
         "INSERT INTO experiences (id, situation, decision, decision_reasoning, outcome, situation_tags, "
         "importance_score, symbol, timestamp, datetime) "
@@ -154,6 +164,11 @@ def test_reindex_memory_killed_halfway_then_rerun_leaves_no_drift(postgres, data
     rerun = manage("reindex_memory", "--batch-size", "500", env=command_env)
     check = manage("check_memory", env=command_env, check=False)
 
+    measured.update(
+        experiences=EXPERIENCES,
+        killed_at=re.findall(r"batches: \d+/30", stderr)[-1],
+        check_memory=check.stdout.strip().splitlines()[0],
+    )
     assert f"{EXPERIENCES} experiences indexed" in rerun.stdout
     assert check.returncode == 0, check.stdout + check.stderr
     assert f"{EXPERIENCES} experiences in PostgreSQL; {EXPERIENCES} points" in check.stdout
@@ -166,7 +181,7 @@ EXCHANGES = 1_500
 
 
 def test_rotate_encryption_keys_killed_halfway_leaves_every_secret_readable_and_rerun_finishes(
-    postgres, database, command_env, tmp_path
+    postgres, database, command_env, tmp_path, measured
 ):
     new_key = Fernet.generate_key().decode()
     old, new = Fernet(FIELD_ENCRYPTION_KEY), Fernet(new_key)
@@ -205,7 +220,9 @@ def test_rotate_encryption_keys_killed_halfway_leaves_every_secret_readable_and_
         assert old.decrypt(key.encode()).decode() == secrets[name][0]
         assert old.decrypt(secret.encode()).decode() == secrets[name][1]
 
+    measured["readable_with_the_old_key_after_the_kill"] = len(stored())
     rerun = manage("rotate_encryption_keys", env=env)
+    measured["rerun"] = rerun.stdout.strip().splitlines()[-1]
 
     assert f"Re-encrypted the credentials of {EXCHANGES + 1} exchanges" in rerun.stdout
     after = stored()
@@ -223,7 +240,7 @@ PARTITION_ROWS = 150_000
 
 
 def test_partition_trades_killed_halfway_then_rerun_partitions_every_row(
-    postgres, database, command_env, tmp_path
+    postgres, database, command_env, tmp_path, measured
 ):
     postgres.execute(
         "INSERT INTO trades (id, symbol, side, price, amount, cost, timestamp, datetime, exchange_id) "
@@ -250,6 +267,7 @@ def test_partition_trades_killed_halfway_then_rerun_partitions_every_row(
         )[0]
         return kind, total, distinct
 
+    measured["after_the_kill"] = shape()
     assert shape() == ("r", PARTITION_ROWS, PARTITION_ROWS)  # still the plain table, every row
     leftovers = postgres.execute(
         "SELECT relname FROM pg_class WHERE relname LIKE 'trades\\_%%' AND relkind IN ('r', 'p')",
@@ -259,6 +277,7 @@ def test_partition_trades_killed_halfway_then_rerun_partitions_every_row(
 
     manage("partition_trades", env=command_env)
 
+    measured["after_the_rerun"] = shape()
     assert shape() == ("p", PARTITION_ROWS, PARTITION_ROWS)
     views = postgres.execute("SELECT count(*) FROM today_trades", database=database)
     assert views == [(0,)]  # the dependent view came back

@@ -75,7 +75,7 @@ def _acks(writers: list[Writer]) -> int:
 
 
 def test_postgres_restart_mid_stream_is_503s_and_loses_no_acknowledged_write(
-    postgres, database, app_env, start_app
+    postgres, database, app_env, start_app, measured
 ):
     app = start_app(app_env)
     operator = Client(app.port)
@@ -87,6 +87,7 @@ def test_postgres_restart_mid_stream_is_503s_and_loses_no_acknowledged_write(
     try:
         wait_until(lambda: _acks(writers) >= 30, timeout=20, what="30 acknowledged writes before the restart")
         postgres.stop("fast")
+        stopped_at = time.monotonic()
         down_since = _acks(writers)
         time.sleep(1.0)  # the writers keep posting into the outage
         # What people see meanwhile: the admin a plain 503 page, a sign-in too, the API's reads a JSON 503.
@@ -94,6 +95,7 @@ def test_postgres_restart_mid_stream_is_503s_and_loses_no_acknowledged_write(
         sign_in = admin_login(Client(app.port))
         read = Client(app.port, token=AGENT_TOKEN).request("GET", "/api/v1/orders/")
         postgres.start()
+        measured["outage_seconds"] = round(time.monotonic() - stopped_at, 2)
         wait_until(
             lambda: _acks(writers) >= down_since + 30, timeout=20, what="30 acknowledged writes after restart"
         )
@@ -103,6 +105,7 @@ def test_postgres_restart_mid_stream_is_503s_and_loses_no_acknowledged_write(
             writer.join(timeout=30)
 
     statuses = sum((w.statuses for w in writers), Counter())
+    measured["answers"] = {str(k): v for k, v in sorted(statuses.items())}
     assert statuses[500] == 0, app.log_text()[-3000:]
     assert set(statuses) <= {200, 201, 503}, statuses
     assert statuses[503] > 0, "the outage was never seen: the test proved nothing"
@@ -120,6 +123,11 @@ def test_postgres_restart_mid_stream_is_503s_and_loses_no_acknowledged_write(
 
     recorded = {row[0] for row in postgres.execute("SELECT id FROM orders", database=database)}
     acked = {i for w in writers for i in w.acked} | {i for w in writers for b in w.acked_batches for i in b}
+    measured["acknowledged_orders"] = len(acked)
+    measured["acknowledged_orders_missing"] = len(acked - recorded)
+    measured["unacknowledged_lists_half_written"] = sum(
+        1 for b in (b for w in writers for b in w.unacked_batches) if 0 < len(set(b) & recorded) < len(b)
+    )
     assert acked <= recorded, f"{len(acked - recorded)} acknowledged orders are missing"
     for batch in (b for w in writers for b in w.unacked_batches):
         present = [i for i in batch if i in recorded]

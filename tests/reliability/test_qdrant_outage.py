@@ -45,7 +45,7 @@ def qdrant_unreachable(settings, memory_stores):
 
 
 def test_qdrant_unreachable_loses_nothing_and_memory_converges_after(
-    api, qdrant_unreachable, settings, admin_client, django_capture_on_commit_callbacks
+    api, qdrant_unreachable, settings, admin_client, django_capture_on_commit_callbacks, measured
 ):
     started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):
@@ -59,6 +59,11 @@ def test_qdrant_unreachable_loses_nothing_and_memory_converges_after(
     health = api.get("/api/v1/health/").json()
     page = admin_client.get("/admin/memory/experience/exp-outage-0/change/")
 
+    measured.update(
+        writes_seconds=round(writes_took, 2),
+        pending_outbox_rows=MemoryOutbox.objects.filter(status=OutboxStatus.PENDING).count(),
+        recall_status=recall.status_code,
+    )
     assert [r.status_code for r in created] == [201, 201, 201]
     assert reviewed.status_code == 200
     assert writes_took < 10  # the failed pushes did not hold the agent up

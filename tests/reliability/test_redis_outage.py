@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+
 from .conftest import AGENT_TOKEN, admin_login
 from .servers import Client, wait_until
 
@@ -28,7 +31,7 @@ LIMIT_CHECK = {"exchange": "binance", "endpoint": "create_order", "limit": 50, "
 
 
 def test_redis_outage_degrades_memory_only_and_is_recorded_once(
-    postgres, database, redis_server, app_env, start_app
+    postgres, database, redis_server, app_env, start_app, measured
 ):
     app = start_app(app_env)
     agent = Client(app.port, token=AGENT_TOKEN)
@@ -55,6 +58,11 @@ def test_redis_outage_degrades_memory_only_and_is_recorded_once(
         "SELECT data FROM system_events WHERE event_type = 'redis_unavailable'", database=database
     )
     redis_server.start()  # the same port: the app reconnects by itself
+    restarted = time.monotonic()
+    measured["calls_during_outage"] = {
+        name: dict(Counter(a[name].status for a in answers)) for name in answers[0]
+    }
+    measured["redis_unavailable_events"] = len(events)
 
     for answer in answers:
         assert answer["order"].status == 201  # the record never needed Redis
@@ -78,6 +86,7 @@ def test_redis_outage_degrades_memory_only_and_is_recorded_once(
         return agent.request("PUT", "/api/v1/memory/market-context/", CONTEXT).status == 200
 
     wait_until(memory_back, timeout=10, what="short-term memory after Redis came back")
+    measured["memory_back_after_seconds"] = round(time.monotonic() - restarted, 2)
     read = agent.request("GET", "/api/v1/memory/market-context/?symbol=BTC/USDT")
     assert read.status == 200 and read.json()["context"] == CONTEXT["context"]
     assert agent.request("POST", "/api/v1/memory/rate-limit/", LIMIT_CHECK).json()["allowed"] is True
