@@ -15,6 +15,12 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.views import defaults
 
+from apps.common.api.exceptions import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    DATABASE_UNAVAILABLE_CODE,
+    DATABASE_UNAVAILABLE_MESSAGE,
+)
+
 logger = logging.getLogger("tradeoffice.http")
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)
@@ -33,13 +39,6 @@ def _is_api(request) -> bool:
 
 def database_unavailable_response(request) -> HttpResponse:
     """503 with Retry-After: the API's error body for /api/, a plain page for the admin."""
-    # Imported here: the API's modules import DRF, whose settings import them back at start-up.
-    from apps.common.api.exceptions import (
-        DATABASE_RETRY_AFTER_SECONDS,
-        DATABASE_UNAVAILABLE_CODE,
-        DATABASE_UNAVAILABLE_MESSAGE,
-    )
-
     if _is_api(request):
         response: HttpResponse = JsonResponse(
             {"code": DATABASE_UNAVAILABLE_CODE, "message": DATABASE_UNAVAILABLE_MESSAGE, "details": {}},

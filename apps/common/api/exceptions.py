@@ -19,7 +19,6 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.agents.services import IdempotencyKeyReused
 
@@ -127,6 +126,10 @@ def _translate(exc: Exception) -> Exception:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:
+    # Imported here: rest_framework.views reads the API settings at import, which import this module's
+    # parser (and so this module) back; at module level, importing this module first would be a cycle.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     exc = _translate(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
