@@ -72,6 +72,7 @@ def ingest(
     output_serializer: type[serializers.Serializer],
     write: Callable[[dict], Written],
     resource: str,
+    write_many: Callable[[list[dict]], list[Written | Exception]] | None = None,
     conflicts: tuple[type[Exception], ...] = (),
     label: str = "item",
     context: dict | None = None,
@@ -125,18 +126,32 @@ def ingest(
     written: list[Written] = []
     conflict_errors: dict[int, Any] = {}
     invalid_errors: dict[int, Any] = {}
+
+    def refused(index: int, exc: Exception) -> None:
+        if isinstance(exc, DjangoValidationError):
+            invalid_errors[index] = _rename(_plain(serializers.as_serializer_error(exc)), aliases_used[index])
+        elif isinstance(exc, conflicts):
+            field = getattr(exc, "field", None) or "non_field_errors"
+            conflict_errors[index] = {aliases_used[index].get(field, field): [str(exc)]}
+        else:
+            raise exc
+
     with transaction.atomic():
-        for index, data in enumerate(validated):
-            try:
-                with transaction.atomic():
-                    written.append(write(data))
-            except DjangoValidationError as exc:
-                invalid_errors[index] = _rename(
-                    _plain(serializers.as_serializer_error(exc)), aliases_used[index]
-                )
-            except conflicts as exc:
-                field = getattr(exc, "field", None) or "non_field_errors"
-                conflict_errors[index] = {aliases_used[index].get(field, field): [str(exc)]}
+        if many and write_many is not None:
+            # The whole list in one call: a fixed number of queries, every refusal still reported.
+            for index, outcome in enumerate(write_many(validated)):
+                if isinstance(outcome, Exception):
+                    refused(index, outcome)
+                else:
+                    written.append(outcome)
+        else:
+            for index, data in enumerate(validated):
+                try:
+                    # A savepoint per item only when there are several: one item's failure rolls back all.
+                    with transaction.atomic(savepoint=many):
+                        written.append(write(data))
+                except (DjangoValidationError, *conflicts) as exc:
+                    refused(index, exc)
         if invalid_errors:
             _raise_item_errors(invalid_errors, many=many, total=len(items), label=label, status_code=400)
         if conflict_errors:

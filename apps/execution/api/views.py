@@ -22,7 +22,7 @@ from apps.common.api.pagination import DatetimeCursorPagination
 from apps.execution.models import CurrentPosition, Order, Position, Trade
 from apps.execution.services.orders import OrderConflict, order_upsert
 from apps.execution.services.positions import position_close, position_open_or_update
-from apps.execution.services.trades import TradeConflict, trade_record
+from apps.execution.services.trades import TradeConflict, trade_record, trades_record_many
 
 from .filters import CurrentPositionFilter, OrderFilter, PositionFilter, TradeFilter
 from .serializers import (
@@ -145,28 +145,36 @@ class TradeViewSet(viewsets.ReadOnlyModelViewSet):
         parameters=[EXCHANGE_PARAM],
     )
     def create(self, request, *args, **kwargs):
+        def arguments(data: dict) -> dict:
+            return {
+                "exchange": data["exchange"],
+                "trade_id": data["id"],
+                "symbol": data["symbol"],
+                "side": data["side"],
+                "price": data["price"],
+                "amount": data["amount"],
+                "timestamp": data["timestamp"],
+                "order_id": data.get("order_id"),
+                "cost": data.get("cost"),
+                "fee": data.get("fee"),
+                "fee_currency": data.get("fee_currency"),
+                "raw_data": data.get("raw_data"),
+            }
+
         def write(data: dict) -> Written:
-            result = trade_record(
-                exchange=data["exchange"],
-                trade_id=data["id"],
-                symbol=data["symbol"],
-                side=data["side"],
-                price=data["price"],
-                amount=data["amount"],
-                timestamp=data["timestamp"],
-                order_id=data.get("order_id"),
-                cost=data.get("cost"),
-                fee=data.get("fee"),
-                fee_currency=data.get("fee_currency"),
-                raw_data=data.get("raw_data"),
-            )
+            result = trade_record(**arguments(data))
             return Written(result.trade, result.outcome)
+
+        def write_many(items: list[dict]) -> list[Written | Exception]:
+            results = trades_record_many(trades=[arguments(data) for data in items])
+            return [r if isinstance(r, Exception) else Written(r.trade, r.outcome) for r in results]
 
         return ingest(
             request=request,
             input_serializer=TradeIngestSerializer,
             output_serializer=TradeSerializer,
             write=write,
+            write_many=write_many,
             resource="trades",
             conflicts=(TradeConflict,),
             label="trade",
