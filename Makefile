@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install migrate clean-var soak fuzz
+.PHONY: run test lint install migrate clean-var bench soak fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,8 @@ soak: install
 # Schemathesis at depth over HTTP (every phase, stateful sequences included) on private servers.
 fuzz: install
 	$(BIN)/python tests/soak/run_fuzz.py --max-examples $${FUZZ_EXAMPLES:-200} --max-time $${FUZZ_SECONDS:-900}
+
+# Every benchmark beside its baseline, written to bench/results.md (scratch bench_* databases, Redis db 8;
+# BENCH_POSTGRES_URL and BENCH_REDIS_URL name the servers). About 15 minutes on 2 cores.
+bench: install
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)

@@ -1,0 +1,190 @@
+"""Run every benchmark; write bench/results.md: the machine, the date, each figure beside baseline and target.
+
+    .venv/bin/python bench/run_all.py            (make bench)
+    .venv/bin/python bench/run_all.py --quick    (a tenth of the sizes: a smoke run, not the figures)
+
+Each benchmark runs as its own process, one after the other, against scratch databases (bench_*) and
+Redis database 8. A benchmark that fails is reported with the end of its output and the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from _common import POSTGRES_SERVER, REDIS_URL, ROOT, database_url
+
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results.md"
+
+# (script, target number in the issue, arguments, arguments for --quick)
+BENCHMARKS = [
+    ("short_term.py", 5, [], ["--batches", "20"]),
+    ("memory_recall.py", 4, [], ["--points", "10000", "--queries", "50", "--baseline-queries", "3"]),
+    ("metrics.py", 6, [], ["--trades", "100000"]),
+    ("import_trades.py", 1, ["--bulk-rows", "200000"], ["--rows", "100000", "--orders", "10000"]),
+    ("admin_changelist.py", 3, [], ["--rows", "100000", "--requests", "5"]),
+    ("api_writes.py", 2, [], ["--seconds", "4", "--batches", "1"]),
+    ("footprint.py", 7, [], ["--rounds", "30"]),
+]
+
+
+def machine() -> dict[str, str]:
+    import psycopg
+    import redis
+
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor() or "unknown",
+    )  # fmt: skip
+    memory_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    with psycopg.connect(database_url("postgres")) as connection:
+        postgres = connection.execute("SHOW server_version").fetchone()[0]
+    redis_version = redis.Redis.from_url(REDIS_URL).info("server")["redis_version"]
+    return {
+        "date": datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "CPUs (nproc)": str(os.cpu_count()),
+        "CPU model": cpu,
+        "memory": f"{memory_kb / 2**20:.1f} GiB",
+        "Python": platform.python_version(),
+        "PostgreSQL": postgres,
+        "Redis": redis_version,
+        "load average at the start": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+    }
+
+
+ADMIN_ROW = re.compile(
+    r"^(?P<page>\S.*?)\s+(?P<p50>[\d.]+)\s+(?P<p95>[\d.]+)\s+(?P<target>[\d.]+) ms\s+(?P<ok>ok|MISSED)$"
+)
+
+
+def admin_figures(output: str) -> dict:
+    """bench/admin_changelist.py prints a table; its rows become figures."""
+    figures = []
+    for line in output.splitlines():
+        found = ADMIN_ROW.match(line.strip())
+        if found:
+            figures.append(
+                {
+                    "figure": f"admin: {found['page']} (in process, superuser)",
+                    "result": f"p95 {found['p95']} ms, p50 {found['p50']} ms",
+                    "baseline": "-",
+                    "target": f"p95 <= {float(found['target']):.0f} ms",
+                    "met": found["ok"] == "ok",
+                    "detail": "",
+                }
+            )
+    return {"bench": "admin_changelist", "figures": figures, "notes": []}
+
+
+def run(script: str, arguments: list[str], logs: Path) -> tuple[dict | None, float, str]:
+    out = Path(tempfile.mkstemp(prefix="bench-", suffix=".json")[1])
+    env = dict(os.environ)
+    command = [sys.executable, str(BENCH / script), *arguments]
+    if script == "admin_changelist.py":
+        env.update(
+            DJANGO_SETTINGS_MODULE="tradeoffice.settings.test",
+            DATABASE_URL=database_url("bench_admin"),
+            REDIS_URL=REDIS_URL,
+        )
+    else:
+        command += ["--json", str(out)]
+    started = time.monotonic()
+    print(f"\n=== {script} {' '.join(arguments)}", flush=True)
+    process = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    output = process.stdout + process.stderr
+    (logs / f"{script}.log").write_text(output)
+    print(output[-4000:], flush=True)
+    if script == "admin_changelist.py":
+        data = admin_figures(process.stdout)
+        result = data if data["figures"] else None
+    elif process.returncode == 0 and out.stat().st_size:
+        result = json.loads(out.read_text())
+    else:
+        result = None
+    out.unlink(missing_ok=True)
+    return result, seconds, output
+
+
+def cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def write_results(facts: dict, runs: list, *, quick: bool, total: float) -> None:
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (bench/run_all.py). Each figure is measured beside its baseline in the",
+        "same run, on this machine; docs/scaling.md explains the figures, the profiles behind the fixes",
+        "and the gaps.",
+        "",
+    ]
+    if quick:
+        lines += ["**Quick run (a tenth of the sizes): a smoke test, not the figures.**", ""]
+    lines += ["| machine | |", "|---|---|"]
+    lines += [f"| {name} | {cell(value)} |" for name, value in facts.items()]
+    lines += [f"| total time | {total / 60:.1f} min |", ""]
+    lines += ["| # | figure | result | baseline (same run) | target | met |", "|---|---|---|---|---|---|"]
+    for script, number, result, _, _ in runs:
+        if result is None:
+            lines.append(f"| {number} | {script} | **failed** (see below) | | | no |")
+            continue
+        for figure in result["figures"]:
+            met = {True: "yes", False: "**no**", None: "-"}[figure["met"]]
+            lines.append(
+                f"| {number} | {cell(figure['figure'])} | {cell(figure['result'])} "
+                f"| {cell(figure['baseline'])} | {cell(figure['target'])} | {met} |"
+            )
+    lines += ["", "## Details", ""]
+    for script, number, result, seconds, output in runs:
+        lines.append(f"### {number}. {script} ({seconds:.0f} s)")
+        lines.append("")
+        if result is None:
+            lines += ["Failed. The end of its output:", "", "```", output[-3000:].strip(), "```", ""]
+            continue
+        for figure in result["figures"]:
+            if figure.get("detail"):
+                lines.append(f"- {figure['figure']}: {figure['detail']}")
+        for note in result.get("notes", []):
+            lines.append(f"- {note}")
+        lines.append("")
+    RESULTS.write_text("\n".join(lines).rstrip() + "\n")
+
+
+def main() -> int:
+    arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    arguments.add_argument("--quick", action="store_true", help="A tenth of the sizes (smoke run).")
+    arguments.add_argument("--only", nargs="*", help="Run only these scripts (e.g. short_term.py).")
+    options = arguments.parse_args()
+
+    facts = machine()
+    print(f"PostgreSQL at {POSTGRES_SERVER.split('@')[-1]}, Redis {REDIS_URL.split('@')[-1]}")
+    for name, value in facts.items():
+        print(f"  {name}: {value}")
+    runs = []
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bench-logs-") as logs:
+        for script, number, full, quick in BENCHMARKS:
+            if options.only and script not in options.only:
+                continue
+            result, seconds, output = run(script, quick if options.quick else full, Path(logs))
+            runs.append((script, number, result, seconds, output))
+    total = time.monotonic() - started
+    write_results(facts, runs, quick=options.quick, total=total)
+    print(f"\nwrote {RESULTS.relative_to(ROOT)} ({total / 60:.1f} min)")
+    return 1 if any(result is None for _, _, result, _, _ in runs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
