@@ -100,10 +100,10 @@ class Client:
         self.connection = http.client.HTTPConnection(HOST, port, timeout=120)
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    def post(self, path: str, body) -> tuple[int, float]:
+    def post(self, path: str, body, method: str = "POST") -> tuple[int, float]:
         payload = json.dumps(body)
         started = time.perf_counter()
-        self.connection.request("POST", path, payload, self.headers)
+        self.connection.request(method, path, payload, self.headers)
         response = self.connection.getresponse()
         response.read()
         return response.status, time.perf_counter() - started

@@ -84,7 +84,7 @@ def one_round(client: Client, n: int) -> None:
         client.post("/api/v1/decisions/", decision)[0],
         client.post("/api/v1/experiences/", experience)[0],
         client.post("/api/v1/memory/recall/", recall)[0],
-        client.post("/api/v1/memory/market-context/", context)[0],
+        client.post("/api/v1/memory/market-context/", context, method="PUT")[0],
         get(client, "/api/v1/orders/?symbol=BTC/USDT"),
         get(client, "/api/v1/trades/?exchange=binance"),
         get(client, "/api/v1/current-positions/"),

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .models import Agent, AgentWrite, IdempotencyKey, WriteAction
@@ -125,8 +125,19 @@ def agent_writes_record(
     """Attribute rows to the agent that wrote them (one insert for the whole batch)."""
     if agent is None:
         return 0
+    # The database's clock, read once, as the column's default would read it: with no DEFAULT left in
+    # the rows Django sends a batch as arrays (UNNEST), not one placeholder per value.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT STATEMENT_TIMESTAMP()")
+        (now,) = cursor.fetchone()
     rows = [
-        AgentWrite(agent=agent, resource=resource, object_id=str(object_id), action=WriteAction(action))
+        AgentWrite(
+            agent=agent,
+            resource=resource,
+            object_id=str(object_id),
+            action=WriteAction(action),
+            created_at=now,
+        )
         for object_id in object_ids
     ]
     AgentWrite.objects.bulk_create(rows)

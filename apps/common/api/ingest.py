@@ -110,15 +110,17 @@ def ingest(
     }
     input_serializer.prepare_context([n for n in normalised if n], context)
     validated: list[dict | None] = []
+    # One serializer validates every item: building one per item deep-copies all its fields each time,
+    # which was most of the cost of a 1,000-item list. run_validation is what is_valid() runs.
+    serializer = input_serializer(context=context)
     for index, data in enumerate(normalised):
         if index in errors:
             validated.append(None)
             continue
-        serializer = input_serializer(data=data, context=context)
-        if serializer.is_valid():
-            validated.append(serializer.validated_data)
-        else:
-            errors[index] = _rename(serializer.errors, aliases_used[index])
+        try:
+            validated.append(serializer.run_validation(data))
+        except serializers.ValidationError as exc:
+            errors[index] = _rename(serializers.as_serializer_error(exc), aliases_used[index])
             validated.append(None)
     if errors:
         _raise_item_errors(errors, many=many, total=len(items), label=label, status_code=400)
