@@ -416,8 +416,8 @@ def main() -> None:
             f"plain DRF ModelSerializer(many=True): {plain_one['batch_rate']:,.0f} trades/s for one batch, "
             f"{plain_all['rate']:,.0f} trades/s with {options.clients} clients"
         ),
-        target=">= 5,000 trades/s",
-        met=api_one["batch_rate"] >= 5000,
+        target=">= 5,000 trades/s with the 16 clients",
+        met=api_all["rate"] >= 5000,
     )
     results.write(options.json)
 

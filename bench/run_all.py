@@ -136,7 +136,7 @@ def write_results(facts: dict, runs: list, *, quick: bool, total: float) -> None
     lines += [f"| {name} | {cell(value)} |" for name, value in facts.items()]
     lines += [f"| total time | {total / 60:.1f} min |", ""]
     lines += ["| # | figure | result | baseline (same run) | target | met |", "|---|---|---|---|---|---|"]
-    for script, number, result, _, _ in runs:
+    for script, number, result, _, _ in sorted(runs, key=lambda run: run[1]):
         if result is None:
             lines.append(f"| {number} | {script} | **failed** (see below) | | | no |")
             continue
@@ -147,7 +147,7 @@ def write_results(facts: dict, runs: list, *, quick: bool, total: float) -> None
                 f"| {cell(figure['baseline'])} | {cell(figure['target'])} | {met} |"
             )
     lines += ["", "## Details", ""]
-    for script, number, result, seconds, output in runs:
+    for script, number, result, seconds, output in sorted(runs, key=lambda run: run[1]):
         lines.append(f"### {number}. {script} ({seconds:.0f} s)")
         lines.append("")
         if result is None:
