@@ -5,6 +5,7 @@ agent-written text it shows."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -13,13 +14,23 @@ from django.utils.html import escape
 
 from apps.agents.models import AgentWrite, IdempotencyKey
 from apps.decisions.models import Decision
-from apps.execution.models import Order, Trade
+from apps.execution.models import Order, Position, Trade
 from apps.memory.models import Experience, MemoryOutbox
 from apps.system_events.models import SystemEvent
 
 pytestmark = pytest.mark.django_db
 
-WRITTEN = (Order, Trade, Experience, MemoryOutbox, Decision, SystemEvent, AgentWrite, IdempotencyKey)
+WRITTEN = (
+    Order,
+    Trade,
+    Position,
+    Experience,
+    MemoryOutbox,
+    Decision,
+    SystemEvent,
+    AgentWrite,
+    IdempotencyKey,
+)
 
 
 def _order(**overrides) -> dict:
@@ -59,6 +70,19 @@ def _decision(**overrides) -> dict:
     return decision | overrides
 
 
+def _position(**overrides) -> dict:
+    # Each price and the amount fit NUMERIC(20,8); their product (the value, the PnL) does not.
+    position = {
+        "exchange": "binance",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "amount": "478498655940",
+        "entry_price": "74461056218",
+        "current_price": "74461056219",
+    }
+    return position | overrides
+
+
 def _nested(depth: int) -> str:
     return "[" * depth + "]" * depth
 
@@ -89,6 +113,8 @@ HOSTILE = {
     "a 5,000-digit integer": ("/api/v1/orders/", _raw(_order(amount="@"), "@", "9" * 5000), 400),
     "pnl beyond NUMERIC(20,8)": ("/api/v1/experiences/", json.dumps(_experience(pnl="1e12")), 400),
     "tokens beyond INTEGER": ("/api/v1/decisions/", json.dumps(_decision(tokens_used=2**31)), 400),
+    "position value beyond": ("/api/v1/positions/", json.dumps(_position(current_price="910146216274")), 400),
+    "position PnL beyond": ("/api/v1/positions/", json.dumps(_position(entry_price="1", side="sell")), 400),
     "timestamp beyond year 9999": ("/api/v1/orders/", json.dumps(_order(timestamp=10**20)), 400),
     "invalid UTF-8": ("/api/v1/orders/", b'{"exchange": "binance", "id": "\xff\xfe\xfd"}', 400),
     "NUL in a text column": ("/api/v1/orders/", json.dumps(_order(symbol="BTC\u0000USDT")), 400),
@@ -120,6 +146,25 @@ def test_a_batch_of_several_megabytes_within_the_documented_limit_is_accepted(ap
     assert len(body) > 4_000_000  # over Django's default 2.5 MB, under API_MAX_BODY_BYTES
     assert response.status_code == 201, response.content[:300]
     assert Order.objects.count() == 1000
+
+
+def test_an_imported_trade_whose_cost_cannot_be_stored_is_one_rejected_line(binance, tmp_path):
+    from django.core.management import call_command
+
+    lines = [
+        {"id": "big", "symbol": "BTC/USDT", "side": "buy", "price": "999999999999", "amount": "999999999999",
+         "timestamp": 1_767_225_600_000},
+        {"id": "fine", "symbol": "BTC/USDT", "side": "buy", "price": "45000.1", "amount": "0.01",
+         "timestamp": 1_767_225_600_000},
+    ]  # fmt: skip
+    path = tmp_path / "trades.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("import_trades", str(path), "--exchange", "binance", stdout=out, stderr=err)
+
+    assert "line 1: cost (price x amount) does not fit NUMERIC(20, 8)" in err.getvalue()
+    assert list(Trade.objects.values_list("id", flat=True)) == ["fine"]
 
 
 def test_hostile_queries_are_4xx_or_empty_never_5xx(api, binance):

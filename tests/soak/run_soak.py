@@ -339,7 +339,11 @@ def run(
         "acknowledged_writes_missing": sum(w["missing"] for w in writes.values()),
         "redis_unavailable_events": redis_events,
         "sync_memory": {"exit": sync.returncode, "output": sync.stdout.strip().splitlines()[-1:]},
-        "check_memory": {"exit": check.returncode, "output": (check.stdout + check.stderr).strip()[-600:]},
+        # The summary is stdout's last line; stderr holds the progress lines (and the error, on failure).
+        "check_memory": {
+            "exit": check.returncode,
+            "output": check.stdout.strip().splitlines()[-1:] or check.stderr.strip().splitlines()[-3:],
+        },
     }
     report["passed"] = (
         report["acknowledged_writes_missing"] == 0

@@ -309,9 +309,11 @@ def _trade_row(line_no: int, record: dict) -> tuple:
     amount = _money(record, "amount", required=True, positive=True)
     cost = _money(record, "cost", minimum=Decimal(0))
     if cost is None:
-        cost = (price * amount).quantize(MONEY_SCALE, rounding=ROUND_HALF_UP)
-        if cost >= MONEY_LIMIT:
+        cost = price * amount
+        # Checked before rounding too: quantizing a product past 28 significant digits is an error.
+        if cost >= MONEY_LIMIT or cost.quantize(MONEY_SCALE, rounding=ROUND_HALF_UP) >= MONEY_LIMIT:
             raise Rejected("cost (price x amount) does not fit NUMERIC(20, 8)")
+        cost = cost.quantize(MONEY_SCALE, rounding=ROUND_HALF_UP)
     fee, fee_currency = _fee(record)  # a negative fee is a maker rebate, and allowed
     timestamp, moment = _moment(record)
     return (

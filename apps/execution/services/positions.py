@@ -43,14 +43,20 @@ def _derived(
 ) -> tuple[Decimal, Decimal | None, Decimal]:
     """(unrealized_pnl, unrealized_pnl_percentage, value) as the position's side implies."""
     direction = 1 if side == Side.BUY else -1
-    pnl = ((current_price - entry_price) * amount * direction).quantize(EIGHT, rounding=ROUND_HALF_UP)
+    pnl = _rounded((current_price - entry_price) * amount * direction)
     basis = entry_price * amount
     try:
         pct = (pnl / basis * 100).quantize(FOUR, rounding=ROUND_HALF_UP) if basis else None
     except InvalidOperation:
         pct = None
-    value = (current_price * amount).quantize(EIGHT, rounding=ROUND_HALF_UP)
+    value = _rounded(current_price * amount)
     return pnl, pct, value
+
+
+def _rounded(money: Decimal) -> Decimal:
+    """To 8 places, unless it is beyond NUMERIC(20,8) anyway: _fits refuses it then, naming the field,
+    whereas quantizing past Decimal's 28 significant digits would raise InvalidOperation."""
+    return money if abs(money) >= MONEY_LIMIT else money.quantize(EIGHT, rounding=ROUND_HALF_UP)
 
 
 def _fits(values: dict) -> None:
