@@ -24,10 +24,11 @@ def test_an_operator_reviews_last_weeks_losses_on_the_demo_world(
     client.force_login(operator)
 
     # Last week's losing experiences, from the filter and the date range a person would pick.
-    since = (timezone.now() - timedelta(days=7)).date().isoformat()
+    since_moment = (timezone.now() - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    since = since_moment.date().isoformat()
     response = client.get(
         reverse("admin:memory_experience_changelist"),
-        {"outcome__exact": Outcome.FAILURE, "datetime__gte": since},
+        {"outcome__exact": Outcome.FAILURE, "datetime__gte": since_moment.isoformat()},
     )
     assert response.status_code == 200
     losses = list(response.context["cl"].result_list)
