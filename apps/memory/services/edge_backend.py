@@ -117,18 +117,6 @@ class EdgeBackend(LongTermBackend):
 
     # --- the shard --------------------------------------------------------------------------
 
-    def _call(self, what: str, fn):
-        try:
-            with self._lock:
-                return fn()
-        except LongTermMemoryError:
-            raise
-        except Exception as exc:
-            raise LongTermMemoryError(
-                f"Qdrant {what} failed on collection {self.collection!r} ({self.description}): "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-
     def _open(self):
         """The open shard; opened (and locked to this process) on first use."""
         if self._shard is None:

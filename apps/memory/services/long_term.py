@@ -148,6 +148,19 @@ class LongTermBackend(ABC):
     def close(self) -> None:  # noqa: B027 - optional for backends holding nothing
         pass
 
+    def _call(self, what: str, fn):
+        """Run `fn` under the backend's lock; any failure becomes a LongTermMemoryError naming the store."""
+        try:
+            with self._lock:
+                return fn()
+        except LongTermMemoryError:
+            raise
+        except Exception as exc:
+            raise LongTermMemoryError(
+                f"Qdrant {what} failed on collection {self.collection!r} ({self.description}): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
 
 class QdrantBackend(LongTermBackend):
     def __init__(
@@ -197,18 +210,6 @@ class QdrantBackend(LongTermBackend):
                     "QDRANT_URL to a Qdrant server."
                 ) from exc
             raise LongTermMemoryError(f"Qdrant could not start: {exc}") from exc
-
-    def _call(self, what: str, fn):
-        try:
-            with self._lock:
-                return fn()
-        except LongTermMemoryError:
-            raise
-        except Exception as exc:
-            raise LongTermMemoryError(
-                f"Qdrant {what} failed on collection {self.collection!r} ({self.description}): "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
 
     def describe(self) -> CollectionState:
         def run() -> CollectionState:
