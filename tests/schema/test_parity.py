@@ -26,68 +26,7 @@ SCRATCH = "seed_ddl"
 # The seed's section 5.1 (scripts/init_postgres.sql) after its CREATE DATABASE and CREATE
 # EXTENSION lines, verbatim: the trigger function, the four triggers, the two views and
 # calculate_win_rate. Extensions are database-wide and are checked on their own.
-SEED_SQL_OBJECTS = """
-CREATE OR REPLACE FUNCTION update_updated_at_column()
-RETURNS TRIGGER AS $$
-BEGIN
-    NEW.updated_at = CURRENT_TIMESTAMP;
-    RETURN NEW;
-END;
-$$ language 'plpgsql';
-
-CREATE TRIGGER update_orders_updated_at
-    BEFORE UPDATE ON orders
-    FOR EACH ROW
-    EXECUTE FUNCTION update_updated_at_column();
-
-CREATE TRIGGER update_positions_updated_at
-    BEFORE UPDATE ON positions
-    FOR EACH ROW
-    EXECUTE FUNCTION update_updated_at_column();
-
-CREATE TRIGGER update_experiences_updated_at
-    BEFORE UPDATE ON experiences
-    FOR EACH ROW
-    EXECUTE FUNCTION update_updated_at_column();
-
-CREATE TRIGGER update_strategies_updated_at
-    BEFORE UPDATE ON strategies
-    FOR EACH ROW
-    EXECUTE FUNCTION update_updated_at_column();
-
-CREATE VIEW current_positions AS
-SELECT * FROM positions
-WHERE is_open = TRUE;
-
-CREATE VIEW today_trades AS
-SELECT * FROM trades
-WHERE DATE(datetime) = CURRENT_DATE;
-
-CREATE OR REPLACE FUNCTION calculate_win_rate(
-    p_start_date DATE,
-    p_end_date DATE
-) RETURNS NUMERIC AS $$
-DECLARE
-    total_count INTEGER;
-    win_count INTEGER;
-BEGIN
-    SELECT COUNT(*) INTO total_count
-    FROM experiences
-    WHERE datetime::DATE BETWEEN p_start_date AND p_end_date;
-
-    SELECT COUNT(*) INTO win_count
-    FROM experiences
-    WHERE datetime::DATE BETWEEN p_start_date AND p_end_date
-      AND outcome = 'success';
-
-    IF total_count = 0 THEN
-        RETURN 0;
-    END IF;
-
-    RETURN (win_count::NUMERIC / total_count) * 100;
-END;
-$$ LANGUAGE plpgsql;
-"""
+SEED_SQL_OBJECTS = (TESTS_DIR / "fixtures" / "seed_objects.sql").read_text()
 
 
 # --- The shape both schemas are read into ----------------------------------------------------------
