@@ -2,7 +2,7 @@
 
 import django_filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.response import Response
 
 from apps.agents.models import WriteAction
@@ -10,7 +10,7 @@ from apps.agents.services import agent_writes_record
 from apps.common.api.exceptions import Conflict
 from apps.common.api.filters import UtcDateTimeFilter
 from apps.common.api.idempotency import HEADER, idempotent
-from apps.common.api.pagination import DatetimeCursorPagination
+from apps.common.api.viewsets import RecordViewSet
 from apps.decisions.models import Decision, DecisionLayer
 from apps.decisions.services import DecisionConflict, decision_record
 
@@ -34,12 +34,10 @@ class DecisionFilter(django_filters.FilterSet):
         fields = ["decision_layer", "model_used", "action_taken", "since", "until"]
 
 
-class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
+class DecisionViewSet(RecordViewSet):
     queryset = Decision.objects.all()
     serializer_class = DecisionSerializer
     filterset_class = DecisionFilter
-    pagination_class = DatetimeCursorPagination
-    lookup_value_regex = "[^/]+"
 
     @extend_schema(
         summary="Record a decision (honours Idempotency-Key)",

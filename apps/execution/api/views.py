@@ -18,7 +18,7 @@ from apps.agents.models import WriteAction
 from apps.agents.services import agent_writes_record
 from apps.common.api.exceptions import ApiError
 from apps.common.api.ingest import BatchResultSerializer, Written, ingest
-from apps.common.api.pagination import DatetimeCursorPagination
+from apps.common.api.viewsets import RecordViewSet
 from apps.execution.models import CurrentPosition, Order, Position, Trade
 from apps.execution.services.orders import OrderConflict, order_upsert
 from apps.execution.services.positions import position_close, position_open_or_update
@@ -65,12 +65,10 @@ def _actor(request) -> str | None:
     list=extend_schema(summary="Orders, newest first (cursor-paginated)"),
     retrieve=extend_schema(summary="One order by the exchange's id"),
 )
-class OrderViewSet(viewsets.ReadOnlyModelViewSet):
+class OrderViewSet(RecordViewSet):
     queryset = Order.objects.select_related("exchange")
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
-    pagination_class = DatetimeCursorPagination
-    lookup_value_regex = "[^/]+"
     batch_actions = ("create",)
 
     @extend_schema(
@@ -127,12 +125,10 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     list=extend_schema(summary="Trades, newest first (cursor-paginated)"),
     retrieve=extend_schema(summary="One trade by the exchange's id"),
 )
-class TradeViewSet(viewsets.ReadOnlyModelViewSet):
+class TradeViewSet(RecordViewSet):
     queryset = Trade.objects.select_related("exchange")
     serializer_class = TradeSerializer
     filterset_class = TradeFilter
-    pagination_class = DatetimeCursorPagination
-    lookup_value_regex = "[^/]+"
     batch_actions = ("create",)
 
     @extend_schema(

@@ -13,7 +13,7 @@ from typing import Any
 import django_filters
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,7 +23,7 @@ from apps.agents.services import agent_writes_record
 from apps.common.api.exceptions import ServiceUnavailable
 from apps.common.api.filters import UtcDateTimeFilter
 from apps.common.api.idempotency import idempotent
-from apps.common.api.pagination import DatetimeCursorPagination
+from apps.common.api.viewsets import RecordViewSet
 from apps.decisions.api.views import IDEMPOTENCY_PARAM
 from apps.memory.models import Experience, Outcome
 from apps.memory.services import (
@@ -70,12 +70,10 @@ class ExperienceFilter(django_filters.FilterSet):
         fields = ["outcome", "symbol", "tags", "min_importance", "decision_id", "since", "until"]
 
 
-class ExperienceViewSet(viewsets.ReadOnlyModelViewSet):
+class ExperienceViewSet(RecordViewSet):
     queryset = Experience.objects.all()
     serializer_class = s.ExperienceSerializer
     filterset_class = ExperienceFilter
-    pagination_class = DatetimeCursorPagination
-    lookup_value_regex = "[^/]+"
 
     @extend_schema(
         summary="Record an experience (PostgreSQL first; long-term memory follows). Honours Idempotency-Key",

@@ -3,7 +3,7 @@
 import django_filters
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.response import Response
 
 from apps.agents.models import WriteAction
@@ -11,7 +11,7 @@ from apps.agents.services import agent_writes_record
 from apps.common.api.exceptions import Conflict
 from apps.common.api.filters import UtcDateTimeFilter
 from apps.common.api.idempotency import idempotent
-from apps.common.api.pagination import DatetimeCursorPagination
+from apps.common.api.viewsets import RecordViewSet
 from apps.decisions.api.views import IDEMPOTENCY_PARAM
 from apps.system_events.models import Severity, SystemEvent
 from apps.system_events.services import system_event_record
@@ -29,12 +29,10 @@ class SystemEventFilter(django_filters.FilterSet):
         fields = ["event_type", "severity", "related_order_id", "related_symbol", "since", "until"]
 
 
-class SystemEventViewSet(viewsets.ReadOnlyModelViewSet):
+class SystemEventViewSet(RecordViewSet):
     queryset = SystemEvent.objects.all()
     serializer_class = SystemEventSerializer
     filterset_class = SystemEventFilter
-    pagination_class = DatetimeCursorPagination
-    lookup_value_regex = "[^/]+"
 
     @extend_schema(
         summary="Record a system event (honours Idempotency-Key)",
