@@ -6,7 +6,7 @@ outbox carries each change to long-term memory.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
@@ -23,7 +23,7 @@ from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin, export_as_csv_acti
 from apps.execution.models import Order, Trade
 
 from .models import Experience, MemoryOutbox
-from .services.experiences import experience_annotate
+from .services.experiences import experience_annotate, experiences_set_importance, experiences_tag
 
 EXPERIENCE_CSV_FIELDS = [
     "id", "symbol", "outcome", "pnl", "pnl_percentage", "importance_score", "situation", "situation_tags",
@@ -258,19 +258,12 @@ class ExperienceAdmin(admin.ModelAdmin):
     @admin.action(description="Set importance score to the value", permissions=["change"])
     def set_importance(self, request, queryset):
         raw = request.POST.get("value", "").strip()
-        try:
-            score = Decimal(raw)
-        except InvalidOperation:
-            score = None
-        if score is None or not score.is_finite() or not Decimal("0") <= score <= Decimal("1"):
-            self.message_user(
-                request, f"“{raw}” is not an importance score: give a number from 0 to 1.", messages.ERROR
-            )
-            return
-        changed = self._annotate_each(request, queryset, lambda e: {"importance_score": score})
+        changed = self._bulk(
+            request, experiences_set_importance, experience_ids=self._ids(queryset), importance_score=raw
+        )
         if changed is not None:
             self.message_user(
-                request, f"Importance set to {score} on {changed} experience(s).", messages.SUCCESS
+                request, f"Importance set to {raw} on {changed} experience(s).", messages.SUCCESS
             )
 
     @admin.action(description="Add the value as a tag", permissions=["change"])
@@ -278,15 +271,7 @@ class ExperienceAdmin(admin.ModelAdmin):
         tag = self._tag(request)
         if tag is None:
             return
-        changed = self._annotate_each(
-            request,
-            queryset,
-            lambda e: (
-                None
-                if tag in (e.situation_tags or [])
-                else {"situation_tags": [*(e.situation_tags or []), tag]}
-            ),
-        )
+        changed = self._bulk(request, experiences_tag, experience_ids=self._ids(queryset), add=tag)
         if changed is not None:
             self.message_user(request, f"Tag “{tag}” added to {changed} experience(s).", messages.SUCCESS)
 
@@ -295,17 +280,21 @@ class ExperienceAdmin(admin.ModelAdmin):
         tag = self._tag(request)
         if tag is None:
             return
-        changed = self._annotate_each(
-            request,
-            queryset,
-            lambda e: (
-                {"situation_tags": [t for t in e.situation_tags if t != tag]}
-                if tag in (e.situation_tags or [])
-                else None
-            ),
-        )
+        changed = self._bulk(request, experiences_tag, experience_ids=self._ids(queryset), remove=tag)
         if changed is not None:
             self.message_user(request, f"Tag “{tag}” removed from {changed} experience(s).", messages.SUCCESS)
+
+    @staticmethod
+    def _ids(queryset) -> list[str]:
+        return list(queryset.values_list("pk", flat=True))
+
+    def _bulk(self, request, service, **arguments) -> int | None:
+        """Call a bulk review service; on a refusal, say why and return None (it changed nothing)."""
+        try:
+            return service(**arguments)
+        except ValidationError as exc:
+            self.message_user(request, "Nothing changed: " + "; ".join(exc.messages), messages.ERROR)
+            return None
 
     def _tag(self, request) -> str | None:
         try:
@@ -317,22 +306,6 @@ class ExperienceAdmin(admin.ModelAdmin):
             self.message_user(request, "Give exactly one tag in the value box.", messages.ERROR)
             return None
         return tags[0]
-
-    def _annotate_each(self, request, queryset, change_for) -> int | None:
-        """Apply one annotation per experience, all or nothing; None (and a message) on a refusal."""
-        changed = 0
-        try:
-            with transaction.atomic():
-                # Without the changelist's join to decisions: FOR UPDATE refuses an outer join.
-                for experience in queryset.select_related(None).select_for_update().order_by("pk"):
-                    fields = change_for(experience)
-                    if fields:
-                        experience_annotate(experience=experience, **fields)
-                        changed += 1
-        except ValidationError as exc:
-            self.message_user(request, "Nothing changed: " + "; ".join(exc.messages), messages.ERROR)
-            return None
-        return changed
 
     # --- panels on the change page -------------------------------------------------------------
 

@@ -154,11 +154,11 @@ def test_bulk_add_and_remove_tag(root_client, three, fresh_memory, django_captur
 @pytest.mark.parametrize(
     ("action", "value", "message"),
     [
-        ("set_importance", "1.5", "is not an importance score: give a number from 0 to 1."),
-        ("set_importance", "-0.1", "is not an importance score"),
-        ("set_importance", "high", "is not an importance score"),
-        ("set_importance", "NaN", "is not an importance score"),
-        ("set_importance", "", "is not an importance score"),
+        ("set_importance", "1.5", "Nothing changed: The importance score must be between 0 and 1."),
+        ("set_importance", "-0.1", "must be between 0 and 1"),
+        ("set_importance", "high", "The importance score must be a number"),
+        ("set_importance", "NaN", "The importance score must be a finite number"),
+        ("set_importance", "", "The importance score must be a number"),
         ("set_importance", "0.123", "Nothing changed"),
         ("add_tag", "two words", "“two words” is not a tag"),
         ("add_tag", "x" * 60, "is not a tag"),

@@ -247,3 +247,40 @@ def test_written_experiences_are_recalled_by_similarity(on_commit):
     assert hits[0].similarity > hits[1].similarity
     assert [h.experience_id for h in memory_recall(text="BTC oversold", outcome="failure")] == ["exp_eth"]
     assert [h.experience_id for h in memory_recall(text="anything", tags=["breakout"])] == ["exp_eth"]
+
+
+def test_set_importance_on_many_counts_only_the_changed():
+    from apps.memory.services.experiences import experiences_set_importance
+    from tests.factories import ExperienceFactory
+
+    a = ExperienceFactory(importance_score=Decimal("0.50"))
+    b = ExperienceFactory(importance_score=Decimal("0.90"))
+    outbox = MemoryOutbox.objects.count()
+    assert experiences_set_importance(experience_ids=[a.pk, b.pk], importance_score="0.9") == 1
+    assert Experience.objects.get(pk=a.pk).importance_score == Decimal("0.90")
+    assert MemoryOutbox.objects.count() == outbox + 1
+
+
+def test_set_importance_on_many_refuses_a_bad_score_and_changes_nothing():
+    from apps.memory.services.experiences import experiences_set_importance
+    from tests.factories import ExperienceFactory
+
+    a = ExperienceFactory(importance_score=Decimal("0.50"))
+    with pytest.raises(ValidationError, match="between 0 and 1"):
+        experiences_set_importance(experience_ids=[a.pk], importance_score="1.5")
+    assert Experience.objects.get(pk=a.pk).importance_score == Decimal("0.50")
+
+
+def test_tag_many_adds_and_removes_once():
+    from apps.memory.services.experiences import experiences_tag
+    from tests.factories import ExperienceFactory
+
+    a = ExperienceFactory(situation_tags=["btc"])
+    b = ExperienceFactory(situation_tags=["btc", "breakout"])
+    assert experiences_tag(experience_ids=[a.pk, b.pk], add="breakout") == 1
+    assert Experience.objects.get(pk=a.pk).situation_tags == ["btc", "breakout"]
+    assert experiences_tag(experience_ids=[a.pk, b.pk], remove="btc") == 2
+    assert Experience.objects.get(pk=b.pk).situation_tags == ["breakout"]
+    with pytest.raises(ValidationError):
+        experiences_tag(experience_ids=[a.pk], add="   ")
+    assert Experience.objects.get(pk=a.pk).situation_tags == ["breakout"]

@@ -353,3 +353,53 @@ def experience_delete(*, experience: Experience) -> None:
     deleted, _ = Experience.objects.filter(pk=experience.pk).delete()
     if deleted:
         outbox_enqueue(experience_ids=[experience.pk], operation=OutboxOperation.DELETE)
+
+
+# --- bulk reviews ---------------------------------------------------------------------------------
+
+
+def _locked(experience_ids: Iterable[str]):
+    # Locked in id order, so two bulk reviews over overlapping selections cannot deadlock.
+    return Experience.objects.filter(pk__in=list(experience_ids)).select_for_update().order_by("pk")
+
+
+@transaction.atomic
+def experiences_set_importance(
+    *, experience_ids: Iterable[str], importance_score: Decimal | str | float
+) -> int:
+    """Give every listed experience this importance; all or nothing. Returns how many changed."""
+    errors = _Errors()
+    score = _importance(importance_score, errors)
+    errors.check()
+    changed = 0
+    for experience in _locked(experience_ids):
+        if experience.importance_score != score:
+            experience_annotate(experience=experience, importance_score=score)
+            changed += 1
+    return changed
+
+
+@transaction.atomic
+def experiences_tag(
+    *, experience_ids: Iterable[str], add: str | None = None, remove: str | None = None
+) -> int:
+    """Add one tag to, or remove one from, every listed experience; all or nothing.
+
+    Returns how many experiences changed (one that already has / lacks the tag is left alone).
+    """
+    if (add is None) == (remove is None):
+        raise ValueError("Give exactly one of add= and remove=.")
+    errors = _Errors()
+    cleaned = _string_list([add if add is not None else remove], "situation_tags", errors)
+    errors.check()
+    tag = cleaned[0]
+    changed = 0
+    for experience in _locked(experience_ids):
+        tags = list(experience.situation_tags or [])
+        if add is not None and tag not in tags:
+            experience_annotate(experience=experience, situation_tags=[*tags, tag])
+            changed += 1
+        elif remove is not None and tag in tags:
+            experience_annotate(experience=experience, situation_tags=[t for t in tags if t != tag])
+            changed += 1
+    return changed
