@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from apps.common.clock import from_ms, now_ms
+from apps.common.purge import DEFAULT_BATCH_SIZE, rows_delete_in_batches
 
 from .models import Severity, SystemEvent
 
@@ -45,14 +46,12 @@ def system_event_record(
 def system_event_purge(
     *,
     older_than: datetime,
-    batch_size: int = 5_000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     dry_run: bool = False,
     pause: float = 0.0,
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
     """Delete the events dated before `older_than` in short batches; the number deleted (or due, dry run)."""
-    from apps.operations.services.purge import rows_delete_in_batches
-
     return rows_delete_in_batches(
         table=SystemEvent._meta.db_table,
         key="id",

@@ -17,7 +17,7 @@ from apps.memory.models import Experience, MemoryOutbox, OutboxStatus
 from apps.memory.services import long_term
 from apps.memory.services.consistency import memory_check
 from apps.memory.services.experiences import experience_create, experience_delete, experience_update
-from apps.memory.services.outbox import outbox_drain
+from apps.memory.services.outbox import outbox_drain, outbox_prune
 from tests.factories import ExperienceFactory
 
 pytestmark = pytest.mark.django_db
@@ -190,6 +190,24 @@ def test_rows_done_longer_ago_than_the_retention_are_deleted(backend, settings):
     assert report.pruned == 1
     assert not MemoryOutbox.objects.filter(pk=old.pk).exists()
     assert MemoryOutbox.objects.filter(pk=recent.pk).exists()
+
+
+def test_the_prune_goes_in_batches_and_never_touches_pending_rows():
+    long_ago = timezone.now() - timedelta(days=30)
+    for index in range(7):
+        MemoryOutbox.objects.create(
+            experience_id=f"done_{index}", operation="upsert", status="done", processed_at=long_ago
+        )
+    stuck = MemoryOutbox.objects.create(experience_id="stuck", operation="delete")
+    MemoryOutbox.objects.filter(pk=stuck.pk).update(created_at=long_ago)
+    batches: list[int] = []
+
+    assert outbox_prune(older_than_days=7, dry_run=True) == 7
+    assert MemoryOutbox.objects.count() == 8
+    assert outbox_prune(older_than_days=7, batch_size=3, on_batch=batches.append) == 7
+
+    assert batches == [3, 3, 1]
+    assert list(MemoryOutbox.objects.values_list("experience_id", flat=True)) == ["stuck"]
 
 
 @pytest.mark.django_db(transaction=True)

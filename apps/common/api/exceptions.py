@@ -20,8 +20,6 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
-from apps.agents.services import IdempotencyKeyReused
-
 logger = logging.getLogger("tradeoffice.api")
 
 
@@ -73,18 +71,18 @@ def database_unavailable() -> ServiceUnavailable:
     return error
 
 
-def _first_message(details: Any, prefix: str = "") -> str | None:
+def first_message(details: Any, prefix: str = "") -> str | None:
     """The first message in a nested DRF error structure, with the path to it."""
     if isinstance(details, dict):
         for key, value in details.items():
             label = key if key != "non_field_errors" else ""
             path = f"{prefix}.{label}" if prefix and label else (label or prefix)
-            found = _first_message(value, path)
+            found = first_message(value, path)
             if found:
                 return found
     elif isinstance(details, list):
         for value in details:
-            found = _first_message(value, prefix)
+            found = first_message(value, prefix)
             if found:
                 return found
     elif details:
@@ -92,12 +90,12 @@ def _first_message(details: Any, prefix: str = "") -> str | None:
     return None
 
 
-def _plain(details: Any) -> Any:
+def plain_details(details: Any) -> Any:
     """ErrorDetail strings and ReturnDicts as plain JSON values."""
     if isinstance(details, dict):
-        return {str(k): _plain(v) for k, v in details.items()}
+        return {str(k): plain_details(v) for k, v in details.items()}
     if isinstance(details, list):
-        return [_plain(v) for v in details]
+        return [plain_details(v) for v in details]
     return str(details)
 
 
@@ -111,8 +109,6 @@ def _translate(exc: Exception) -> Exception:
     if isinstance(exc, RequestDataTooBig):
         # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE before the parser sees it.
         return PayloadTooLarge(f"The body is over the limit of {settings.API_MAX_BODY_BYTES} bytes.")
-    if isinstance(exc, IdempotencyKeyReused):
-        return Conflict(str(exc), code="idempotency_key_reused")
     if isinstance(exc, DataError):
         # Input that passed validation but not the column (a length or a range): still the input's fault.
         logger.warning("Input refused by the database: %s", exc)
@@ -143,11 +139,11 @@ def exception_handler(exc: Exception, context: dict) -> Response:
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     if isinstance(exc, ApiError):
-        body = {"code": exc.error_code, "message": exc.message, "details": _plain(exc.details)}
+        body = {"code": exc.error_code, "message": exc.message, "details": plain_details(exc.details)}
     elif isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        first = _first_message(details) or "Invalid input."
-        body = {"code": "invalid", "message": f"Invalid input: {first}", "details": _plain(details)}
+        first = first_message(details) or "Invalid input."
+        body = {"code": "invalid", "message": f"Invalid input: {first}", "details": plain_details(details)}
     elif isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         body = {

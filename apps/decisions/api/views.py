@@ -1,27 +1,20 @@
 """GET/POST /api/v1/decisions/."""
 
 import django_filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from apps.agents.api.idempotency import IDEMPOTENCY_PARAM, idempotent
 from apps.agents.models import WriteAction
 from apps.agents.services import agent_writes_record
 from apps.common.api.exceptions import Conflict
 from apps.common.api.filters import UtcDateTimeFilter
-from apps.common.api.idempotency import HEADER, idempotent
 from apps.common.api.viewsets import RecordViewSet
 from apps.decisions.models import Decision, DecisionLayer
 from apps.decisions.services import DecisionConflict, decision_record
 
 from .serializers import DecisionCreateSerializer, DecisionSerializer
-
-IDEMPOTENCY_PARAM = OpenApiParameter(
-    HEADER,
-    str,
-    location=OpenApiParameter.HEADER,
-    description="A retry with the same key gets the first answer; the same key with another body is a 409.",
-)
 
 
 class DecisionFilter(django_filters.FilterSet):

@@ -6,8 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.agents.api.ingest import IngestSerializer
 from apps.common.api.fields import JsonBlobField, MoneyField, RatioField, TimestampField
-from apps.common.api.ingest import IngestSerializer
 from apps.common.clock import to_ms
 from apps.decisions.models import Decision
 from apps.exchanges.api.fields import ExchangeNameField, prefetch_exchanges

@@ -14,10 +14,10 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.agents.api.ingest import BatchResultSerializer, Written, ingest
 from apps.agents.models import WriteAction
 from apps.agents.services import agent_writes_record
 from apps.common.api.exceptions import ApiError
-from apps.common.api.ingest import BatchResultSerializer, Written, ingest
 from apps.common.api.viewsets import RecordViewSet
 from apps.execution.models import CurrentPosition, Order, Position, Trade
 from apps.execution.services.orders import OrderConflict, order_upsert

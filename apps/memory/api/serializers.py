@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from apps.agents.api.ingest import IngestSerializer
 from apps.common.api.fields import JsonBlobField, MoneyField, RatioField, TextListField, TimestampField
-from apps.common.api.ingest import IngestSerializer
 from apps.memory.models import Experience, Outcome
 
 SYMBOL = {"max_length": 50, "help_text": "e.g. BTC/USDT (no spaces)."}

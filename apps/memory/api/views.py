@@ -18,13 +18,12 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.agents.api.idempotency import IDEMPOTENCY_PARAM, idempotent
 from apps.agents.models import WriteAction
 from apps.agents.services import agent_writes_record
 from apps.common.api.exceptions import ServiceUnavailable
 from apps.common.api.filters import UtcDateTimeFilter
-from apps.common.api.idempotency import idempotent
 from apps.common.api.viewsets import RecordViewSet
-from apps.decisions.api.views import IDEMPOTENCY_PARAM
 from apps.memory.models import Experience, Outcome
 from apps.memory.services import (
     UNSET,

@@ -21,6 +21,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.common.purge import DEFAULT_BATCH_SIZE, rows_delete_in_batches
+
 from ..models import Experience, MemoryOutbox, OutboxOperation, OutboxStatus
 from . import long_term
 
@@ -190,8 +192,22 @@ def outbox_drain(
     return report
 
 
-def outbox_prune(*, older_than_days: int) -> int:
-    """Delete rows pushed more than `older_than_days` ago; the number deleted."""
+def outbox_prune(
+    *,
+    older_than_days: int,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    dry_run: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Delete rows pushed (status done) more than `older_than_days` ago, in short batches that never
+    hold a long lock; pending rows are never touched. The number deleted (or due, with `dry_run`)."""
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    deleted, _ = MemoryOutbox.objects.filter(status=OutboxStatus.DONE, processed_at__lt=cutoff).delete()
-    return deleted
+    return rows_delete_in_batches(
+        table=MemoryOutbox._meta.db_table,
+        key="id",
+        where="status = %s AND processed_at < %s",
+        params=[OutboxStatus.DONE, cutoff],
+        batch_size=batch_size,
+        dry_run=dry_run,
+        on_batch=on_batch,
+    )

@@ -2,8 +2,8 @@
 
 from rest_framework import serializers
 
+from apps.agents.api.ingest import IngestSerializer
 from apps.common.api.fields import JsonBlobField, MoneyField, RatioField
-from apps.common.api.ingest import IngestSerializer
 from apps.exchanges.api.fields import ExchangeNameField, prefetch_exchanges
 from apps.portfolio.models import PortfolioSnapshot
 

@@ -4,7 +4,7 @@ import django_filters
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import viewsets
 
-from apps.common.api.ingest import BatchResultSerializer, Written, ingest
+from apps.agents.api.ingest import BatchResultSerializer, Written, ingest
 from apps.portfolio.models import PortfolioSnapshot
 from apps.portfolio.services import portfolio_snapshot_upsert
 

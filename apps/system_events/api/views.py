@@ -6,13 +6,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from apps.agents.api.idempotency import IDEMPOTENCY_PARAM, idempotent
 from apps.agents.models import WriteAction
 from apps.agents.services import agent_writes_record
 from apps.common.api.exceptions import Conflict
 from apps.common.api.filters import UtcDateTimeFilter
-from apps.common.api.idempotency import idempotent
 from apps.common.api.viewsets import RecordViewSet
-from apps.decisions.api.views import IDEMPOTENCY_PARAM
 from apps.system_events.models import Severity, SystemEvent
 from apps.system_events.services import system_event_record
 

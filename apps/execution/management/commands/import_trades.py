@@ -7,10 +7,10 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
+from apps.common.arguments import command_error, positive_int
 from apps.common.commands import MaintenanceCommand
 from apps.exchanges.models import Exchange
 from apps.execution.services.imports import BATCH_SIZE, trades_import
-from apps.operations.arguments import command_error, positive_int
 
 SHOWN_REJECTIONS = 20
 

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
+from apps.common.arguments import command_error
 from apps.common.commands import MaintenanceCommand
-from apps.operations.arguments import command_error
 from apps.operations.services.backup import COMPONENTS, BackupError, backup_create
 
 

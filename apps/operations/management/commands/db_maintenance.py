@@ -7,8 +7,8 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 
+from apps.common.arguments import command_error
 from apps.common.commands import MaintenanceCommand
-from apps.operations.arguments import command_error
 from apps.operations.services.maintenance import LARGE_TABLES, database_maintain
 
 

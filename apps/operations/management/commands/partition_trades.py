@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
+from apps.common.arguments import command_error
 from apps.common.commands import MaintenanceCommand
-from apps.operations.arguments import command_error
 from apps.operations.services.partitioning import trades_partition, trades_unpartition
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
+from apps.common.arguments import command_error
 from apps.common.commands import MaintenanceCommand
-from apps.operations.arguments import command_error
 from apps.operations.services.backup import COMPONENTS, BackupError, backup_restore, backup_verify
 
 

@@ -6,9 +6,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from apps.common.arguments import command_error, iso_date, name_amount
 from apps.common.commands import MaintenanceCommand
 from apps.exchanges.models import Exchange
-from apps.operations.arguments import command_error, iso_date, name_amount
 from apps.portfolio.services import portfolio_snapshot_take_all
 
 

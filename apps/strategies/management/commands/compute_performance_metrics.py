@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
+from apps.common.arguments import command_error, date_range, decimal_value, iso_date
 from apps.common.commands import MaintenanceCommand
-from apps.operations.arguments import command_error, date_range, decimal_value, iso_date
 from apps.strategies.services.performance import performance_metrics_compute, strategy_get
 
 

@@ -1,4 +1,4 @@
-"""manage.py purge_system_events --older-than DAYS: delete old events and pushed outbox rows, in batches."""
+"""manage.py purge_system_events --older-than DAYS: delete old system events, in batches."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from apps.common.arguments import positive_int
 from apps.common.commands import MaintenanceCommand
-from apps.operations.arguments import positive_int
-from apps.operations.services.purge import DEFAULT_BATCH_SIZE, memory_outbox_purge
+from apps.common.purge import DEFAULT_BATCH_SIZE
 from apps.system_events.services import system_event_purge
 
 
 class Command(MaintenanceCommand):
     help = (
-        "Delete system events older than DAYS days, and the memory outbox's rows pushed more than DAYS days "
-        "ago (pending rows are never touched), in short batches that never hold a long lock."
+        "Delete system events older than DAYS days, in short batches that never hold a long lock. "
+        "(The memory outbox keeps its own retention: sync_memory prunes it.)"
     )
     supports_dry_run = True
 
@@ -30,26 +30,15 @@ class Command(MaintenanceCommand):
         parser.add_argument(
             "--pause", type=float, default=0.0, help="Seconds to sleep between batches (default 0)."
         )
-        parser.add_argument("--events-only", action="store_true", help="Leave the memory outbox alone.")
 
     def run(self, **options) -> str:
         cutoff = timezone.now() - timedelta(days=options["older_than"])
-        common = {
-            "older_than": cutoff,
-            "batch_size": options["batch_size"],
-            "dry_run": self.dry_run,
-            "pause": max(options["pause"], 0.0),
-        }
         events = system_event_purge(
-            **common, on_batch=lambda n: self.log(f"system events: {n} deleted", level=2)
+            older_than=cutoff,
+            batch_size=options["batch_size"],
+            dry_run=self.dry_run,
+            pause=max(options["pause"], 0.0),
+            on_batch=lambda n: self.log(f"system events: {n} deleted", level=2),
         )
-        outbox = 0
-        if not options["events_only"]:
-            outbox = memory_outbox_purge(
-                **common, on_batch=lambda n: self.log(f"outbox: {n} deleted", level=2)
-            )
         verb = "would delete" if self.dry_run else "deleted"
-        return (
-            f"Older than {cutoff:%Y-%m-%d %H:%M} UTC: {verb} {events} system events and {outbox} pushed "
-            "memory outbox rows."
-        )
+        return f"Older than {cutoff:%Y-%m-%d %H:%M} UTC: {verb} {events} system events."

@@ -19,8 +19,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.agents.services import agent_writes_record
-
-from .exceptions import ApiError, Conflict, PayloadTooLarge, _first_message, _plain
+from apps.common.api.exceptions import ApiError, Conflict, PayloadTooLarge, first_message, plain_details
 
 CREATED = "created"
 UPDATED = "updated"
@@ -131,7 +130,8 @@ def ingest(
 
     def refused(index: int, exc: Exception) -> None:
         if isinstance(exc, DjangoValidationError):
-            invalid_errors[index] = _rename(_plain(serializers.as_serializer_error(exc)), aliases_used[index])
+            details = plain_details(serializers.as_serializer_error(exc))
+            invalid_errors[index] = _rename(details, aliases_used[index])
         elif isinstance(exc, conflicts):
             field = getattr(exc, "field", None) or "non_field_errors"
             conflict_errors[index] = {aliases_used[index].get(field, field): [str(exc)]}
@@ -189,11 +189,11 @@ def _raise_item_errors(errors: dict[int, Any], *, many: bool, total: int, label:
     code = "conflict" if status_code == 409 else "invalid"
     if not many:
         details = errors[0] if isinstance(errors[0], dict) else {"non_field_errors": errors[0]}
-        first = _first_message(details) or "refused"
+        first = first_message(details) or "refused"
         what = "Conflict" if status_code == 409 else "Invalid input"
         raise error_class(f"{what}: {first}", code=code, details=details)
     first_index = min(errors)
-    first = _first_message(errors[first_index]) or "refused"
+    first = first_message(errors[first_index]) or "refused"
     raise error_class(
         f"{len(errors)} of {total} {label}s refused; nothing was recorded. "
         f"First, item {first_index}: {first}",

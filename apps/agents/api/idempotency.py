@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from apps.agents.services import (
+    IdempotencyKeyReused,
     idempotency_key_claim,
     idempotency_key_lookup,
     idempotency_key_store,
     idempotency_request_hash,
 )
+from apps.common.api.exceptions import Conflict
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
+
+# The header as the OpenAPI schema documents it, on every create that honours it.
+IDEMPOTENCY_PARAM = OpenApiParameter(
+    HEADER,
+    str,
+    location=OpenApiParameter.HEADER,
+    description="A retry with the same key gets the first answer; the same key with another body is a 409.",
+)
 
 
 def idempotent(request, create) -> Response:
@@ -36,11 +47,14 @@ def idempotent(request, create) -> Response:
     agent = request.user
     request_hash = idempotency_request_hash(method=request.method, path=request.path, body=request.data)
     with transaction.atomic():
-        stored = idempotency_key_lookup(agent=agent, key=key, request_hash=request_hash)
-        if stored is None and not idempotency_key_claim(
-            agent=agent, key=key, method=request.method, path=request.path, request_hash=request_hash
-        ):
+        try:
             stored = idempotency_key_lookup(agent=agent, key=key, request_hash=request_hash)
+            if stored is None and not idempotency_key_claim(
+                agent=agent, key=key, method=request.method, path=request.path, request_hash=request_hash
+            ):
+                stored = idempotency_key_lookup(agent=agent, key=key, request_hash=request_hash)
+        except IdempotencyKeyReused as exc:
+            raise Conflict(str(exc), code="idempotency_key_reused") from exc
         if stored is not None:
             return Response(
                 stored.response_body, status=stored.response_status, headers={REPLAY_HEADER: "true"}

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
 
 from django.db import connection, transaction
-
-from apps.memory.models import MemoryOutbox, OutboxStatus
 
 DEFAULT_BATCH_SIZE = 5_000
 
@@ -51,24 +48,3 @@ def rows_delete_in_batches(
             return total
         if pause:
             time.sleep(pause)
-
-
-def memory_outbox_purge(
-    *,
-    older_than: datetime,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    dry_run: bool = False,
-    pause: float = 0.0,
-    on_batch: Callable[[int], None] | None = None,
-) -> int:
-    """Delete the outbox rows already pushed (status done) before `older_than`; pending rows stay."""
-    return rows_delete_in_batches(
-        table=MemoryOutbox._meta.db_table,
-        key="id",
-        where="status = %s AND processed_at < %s",
-        params=[OutboxStatus.DONE, older_than],
-        batch_size=batch_size,
-        dry_run=dry_run,
-        pause=pause,
-        on_batch=on_batch,
-    )
