@@ -124,8 +124,9 @@ def main() -> None:
     from django.conf import settings
 
     from apps.memory.services import embeddings, long_term
-    from apps.memory.services.edge_backend import EdgeBackend
-    from apps.memory.services.long_term import MemoryFilter, QdrantBackend
+    from apps.memory.services.long_term import MemoryFilter
+    from apps.memory.services.long_term.edge_backend import EdgeBackend
+    from apps.memory.services.long_term.qdrant_backend import QdrantBackend
 
     rng = random.Random(20261101)
     embedder = embeddings.get_embedder()

@@ -53,6 +53,7 @@ def main() -> None:
     results = Results(bench="short_term")
 
     setup_django_without_database()
+    from apps.common import redis as shared_redis
     from apps.memory.services import short_term
 
     rng = random.Random(5)
@@ -75,7 +76,7 @@ def main() -> None:
                 for ticker in tickers.values():
                     short_term._dumps(ticker)
         encode_rate = options.tickers * options.batches / encoding()
-        client = short_term.get_client()
+        client = shared_redis.get_client()
         expect(client.hlen(short_term.tickers_hash_key()) == options.tickers, "the hash lacks tickers")
         expect(client.ttl(short_term.ticker_key("C0000/USDT")) > 0, "a ticker key has no TTL")
         flush_redis()

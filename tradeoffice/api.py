@@ -6,11 +6,11 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from apps.common.api.health import HealthView
 from apps.decisions.api import routes as decision_routes
 from apps.exchanges.api import routes as exchange_routes
 from apps.execution.api import routes as execution_routes
 from apps.memory.api import routes as memory_routes
+from apps.operations.api.health import HealthView
 from apps.portfolio.api import routes as portfolio_routes
 from apps.strategies.api import routes as strategy_routes
 from apps.system_events.api import routes as system_event_routes

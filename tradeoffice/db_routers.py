@@ -1,6 +1,6 @@
 """Reads of the record's tables from the read replica where a request allows it; all else from the primary.
 
-Active only when DATABASE_REPLICA_URL is set (settings/scaling.py adds the router and the middleware).
+Active only when DATABASE_REPLICA_URL is set (settings/base.py adds the router and the middleware).
 ReplicaReadsMiddleware marks the GET and HEAD requests whose path matches DATABASE_REPLICA_PATHS (the
 admin's changelists, the API's list endpoints); inside such a request, and inside `replica_reads()`,
 ReplicaRouter sends reads of the apps in DATABASE_REPLICA_APPS to the replica. Writes, reads of the

@@ -1,4 +1,4 @@
-"""Per-agent request limits, counted in Redis by the memory service's rate limiter."""
+"""Per-agent request limits, counted in Redis by the shared fixed-window counter."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import logging
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
+from apps.common.redis import full_key, window_hit
+
 from .models import Agent
 
 logger = logging.getLogger("tradeoffice.api")
 
-# The limiter's key is ratelimit:{exchange}:{endpoint}; the API counts under its own "exchange".
+# Counted under ratelimit:api:agent:{id}, beside the seed's ratelimit:{exchange}:{endpoint} counters.
 LIMITER_NAMESPACE = "api"
 WINDOW_SECONDS = 60
 
@@ -32,11 +34,11 @@ class AgentRateThrottle(BaseThrottle):
         agent = request.user
         if not limit or not isinstance(agent, Agent):
             return True
-        # Imported here: the memory service brings Redis and Qdrant clients, needed only per request.
-        from apps.memory.services import ratelimit_hit
-
-        decision = ratelimit_hit(
-            exchange=LIMITER_NAMESPACE, endpoint=f"agent:{agent.pk}", limit=limit, window=WINDOW_SECONDS
+        decision = window_hit(
+            key=full_key(f"ratelimit:{LIMITER_NAMESPACE}:agent:{agent.pk}"),
+            limit=limit,
+            window=WINDOW_SECONDS,
+            operation="api_throttle",
         )
         if decision.allowed or decision.count is None:
             return True

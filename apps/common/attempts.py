@@ -1,6 +1,6 @@
 """Limits on guessing: admin sign-ins and API tokens, counted per subject in a fixed window.
 
-Counted in Redis by the memory service's limiter (`ratelimit:{scope}:{digest of the subject}`), so
+Counted in Redis by the shared fixed-window counter (`ratelimit:{scope}:{digest of the subject}`), so
 every process shares one count. While Redis is unreachable the count falls back to this process's
 memory: the limit then holds per process instead of not at all, and the admin stays usable.
 """
@@ -11,6 +11,8 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass
+
+from .redis import full_key, window_hit
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,10 @@ def subject_digest(subject: str) -> str:
 
 def attempt_hit(*, scope: str, subject: str, limit: int, window: int) -> AttemptDecision:
     """Count one attempt of `subject` in `scope`; refused once the window holds more than `limit`."""
-    # Imported here: the memory service brings its Redis client, needed only when counting.
-    from apps.memory.services import ratelimit_hit
-
     digest = subject_digest(subject)
-    decision = ratelimit_hit(exchange=scope, endpoint=digest, limit=limit, window=window)
+    decision = window_hit(
+        key=full_key(f"ratelimit:{scope}:{digest}"), limit=limit, window=window, operation="attempt_hit"
+    )
     if decision.count is None:  # Redis unreachable: count here rather than not at all
         return local_windows.hit(f"{scope}:{digest}", limit=limit, window=window)
     return AttemptDecision(allowed=decision.allowed, retry_after=decision.retry_after)

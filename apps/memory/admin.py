@@ -23,7 +23,9 @@ from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin, export_as_csv_acti
 from apps.execution.models import Order, Trade
 
 from .models import Experience, MemoryOutbox
+from .services.errors import LongTermMemoryError
 from .services.experiences import experience_annotate, experiences_set_importance, experiences_tag
+from .services.recall import memory_recall
 
 EXPERIENCE_CSV_FIELDS = [
     "id", "symbol", "outcome", "pnl", "pnl_percentage", "importance_score", "situation", "situation_tags",
@@ -363,9 +365,6 @@ class ExperienceAdmin(admin.ModelAdmin):
 
     @admin.display(description="similar experiences")
     def similar_panel(self, obj: Experience) -> str:
-        from .services.long_term import LongTermMemoryError
-        from .services.recall import memory_recall
-
         try:
             hits = memory_recall(text=obj.situation, limit=SIMILAR_LIMIT + 1)
         except (LongTermMemoryError, ValidationError) as exc:

@@ -4,7 +4,8 @@ stores in their test shape (this run's Redis database flushed around each test, 
 import pytest
 from rest_framework.test import APIClient
 
-from apps.memory.services import embeddings, long_term, short_term
+from apps.common import redis as shared_redis
+from apps.memory.services import embeddings, long_term
 from tests.agents.factories import AgentFactory
 from tests.factories import ExchangeFactory
 
@@ -20,13 +21,13 @@ def memory_stores(settings):
     settings.REDIS_KEY_PREFIX = ""
     long_term.reset_backend()
     embeddings.reset_embedder()
-    short_term.outage_reporter.reset()
-    short_term.get_client().flushdb()  # only this run's database number (REDIS_URL)
+    shared_redis.outage_reporter.reset()
+    shared_redis.get_client().flushdb()  # only this run's database number (REDIS_URL)
     yield
     long_term.reset_backend()
     embeddings.reset_embedder()
-    short_term.outage_reporter.reset()
-    short_term.reset_client()
+    shared_redis.outage_reporter.reset()
+    shared_redis.reset_client()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.memory.services import short_term
+from apps.common import redis as shared_redis
 
 pytestmark = pytest.mark.django_db
 
@@ -11,7 +11,7 @@ CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
 
 @pytest.fixture
 def redis_client():
-    return short_term.get_client()
+    return shared_redis.get_client()
 
 
 def test_market_context_round_trip_with_the_seeds_key_and_ttl(api, redis_client):

@@ -3,7 +3,8 @@ each test), a fresh in-memory Qdrant per test, a small embedding dimension for s
 
 import pytest
 
-from apps.memory.services import embeddings, long_term, short_term
+from apps.common import redis as shared_redis
+from apps.memory.services import embeddings, long_term
 
 TEST_DIMENSION = 64
 
@@ -17,19 +18,19 @@ def memory_stores(settings):
     settings.REDIS_KEY_PREFIX = ""
     long_term.reset_backend()
     embeddings.reset_embedder()
-    short_term.outage_reporter.reset()
-    short_term.get_client().flushdb()  # only this run's database number
+    shared_redis.outage_reporter.reset()
+    shared_redis.get_client().flushdb()  # only this run's database number
     yield
     long_term.reset_backend()
     embeddings.reset_embedder()
-    short_term.outage_reporter.reset()
-    short_term.reset_client()
+    shared_redis.outage_reporter.reset()
+    shared_redis.reset_client()
 
 
 @pytest.fixture
 def redis_client():
     """The raw client, for reading keys and TTLs back as Redis holds them."""
-    return short_term.get_client()
+    return shared_redis.get_client()
 
 
 @pytest.fixture

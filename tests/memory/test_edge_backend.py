@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from apps.memory.services.edge_backend import COLLECTION_FILE, EdgeBackend
 from apps.memory.services.errors import LongTermMemoryError
 from apps.memory.services.long_term import MemoryFilter, MemoryPoint
+from apps.memory.services.long_term.edge_backend import COLLECTION_FILE, EdgeBackend
 
 DIMENSION = 32
 

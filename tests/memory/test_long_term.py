@@ -12,9 +12,9 @@ from django.core.exceptions import ValidationError
 
 from apps.common.clock import to_ms
 from apps.memory.services import long_term
-from apps.memory.services.edge_backend import EdgeBackend
 from apps.memory.services.errors import EmbedderMismatchError, LongTermMemoryError
 from apps.memory.services.long_term import MemoryFilter, MemoryPoint
+from apps.memory.services.long_term.edge_backend import EdgeBackend
 from apps.memory.services.recall import RankingWeights, memory_recall
 from tests.factories import ExperienceFactory
 

@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 
+from apps.common import redis as shared_redis
 from apps.memory.services import short_term
 from apps.system_events.models import SystemEvent
 
@@ -269,7 +270,7 @@ def test_the_next_window_records_again_with_the_calls_in_between(settings):
     with override_settings(REDIS_URL=CLOSED_PORT_URL):
         for _ in range(3):
             short_term.trading_context_get()
-        short_term.outage_reporter._last_event_at -= 61  # a minute later
+        shared_redis.outage_reporter._last_event_at -= 61  # a minute later
         short_term.trading_context_get()
 
     events = SystemEvent.objects.filter(event_type="redis_unavailable")

@@ -11,8 +11,8 @@ from django.contrib.auth.models import User
 
 from apps.agents.models import Agent
 from apps.agents.services import agent_revoke, agent_rotate_token
+from apps.common import redis as shared_redis
 from apps.memory.models import Experience
-from apps.memory.services import short_term
 from tests.agents.factories import AgentFactory
 from tests.factories import ExperienceFactory
 
@@ -173,7 +173,7 @@ def test_guessing_tokens_is_throttled_per_address_and_the_right_token_still_work
 def test_guessing_tokens_is_throttled_while_redis_is_down(settings, agent, memory_stores):
     settings.API_BAD_TOKEN_ATTEMPTS_PER_MINUTE = 3
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
-    short_term.reset_client()
+    shared_redis.reset_client()
     guesser = _client("to_" + "B" * 43)
 
     answers = [guesser.get("/api/v1/orders/").status_code for _ in range(5)]
@@ -218,7 +218,7 @@ def test_admin_sign_ins_are_throttled_per_address_too(client, operator, settings
 def test_admin_sign_in_limit_holds_while_redis_is_down(client, operator, settings, memory_stores):
     settings.ADMIN_LOGIN_ATTEMPTS_PER_USERNAME = 3
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
-    short_term.reset_client()
+    shared_redis.reset_client()
 
     answers = [_sign_in(client, "operator", "wrong").status_code for _ in range(4)]
     fresh = _sign_in(client.__class__(), "other", "wrong")

@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection, connections
 
-from tradeoffice.settings.scaling import pool_options, with_pool
+from tradeoffice.connections import pool_options, with_pool
 
 
 @pytest.fixture

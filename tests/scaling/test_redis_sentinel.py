@@ -12,17 +12,19 @@ import redis
 from django.core.exceptions import ImproperlyConfigured
 from redis.sentinel import SentinelConnectionPool
 
+from apps.common import redis as shared_redis
 from apps.memory.services import short_term
 from apps.system_events.models import SystemEvent
+from apps.system_events.receivers import REDIS_OUTAGE_EVENT_TYPE
 
 REDIS_SERVER = shutil.which("redis-server")
 
 
 @pytest.fixture(autouse=True)
 def fresh_clients():
-    short_term.reset_client()
+    shared_redis.reset_client()
     yield
-    short_term.reset_client()
+    shared_redis.reset_client()
 
 
 def free_port() -> int:
@@ -70,7 +72,7 @@ def test_the_client_finds_the_primary_through_sentinel_and_writes_there(sentinel
     settings.REDIS_SENTINELS = [("127.0.0.1", port)]
     settings.REDIS_URL = f"redis://testprimary/{db}"
     try:
-        client = short_term.get_client()
+        client = shared_redis.get_client()
         assert isinstance(client.connection_pool, SentinelConnectionPool)
         assert client.connection_pool.service_name == "testprimary"
 
@@ -87,23 +89,23 @@ def test_an_unknown_service_is_an_outage_not_a_crash(sentinel, settings):
     port, db = sentinel
     settings.REDIS_SENTINELS = [("127.0.0.1", port)]
     settings.REDIS_URL = f"redis://nosuchservice/{db}"
-    short_term.outage_reporter.reset()
+    shared_redis.outage_reporter.reset()
     try:
         assert short_term.market_context_get(symbol="BTC/USDT") is None
         assert short_term.market_context_set(symbol="BTC/USDT", context={}) is False
     finally:
-        short_term.outage_reporter.reset()
+        shared_redis.outage_reporter.reset()
 
-    event = SystemEvent.objects.get(event_type=short_term.OUTAGE_EVENT_TYPE)
+    event = SystemEvent.objects.get(event_type=REDIS_OUTAGE_EVENT_TYPE)
     assert "MasterNotFoundError" in event.data["error"]
 
 
 def test_rediss_is_tls_and_a_sentinel_url_needs_the_service(settings):
     settings.REDIS_SENTINELS = []
     settings.REDIS_URL = "rediss://:secret@redis.internal:6380/0"
-    assert short_term.get_client().connection_pool.connection_class is redis.SSLConnection
+    assert shared_redis.get_client().connection_pool.connection_class is redis.SSLConnection
 
     settings.REDIS_SENTINELS = [("127.0.0.1", 26379)]
     settings.REDIS_URL = "redis:///0"
     with pytest.raises(ImproperlyConfigured, match="REDIS_URL names the service"):
-        short_term.get_client()
+        shared_redis.get_client()

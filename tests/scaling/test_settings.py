@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from tradeoffice.settings.scaling import (
+from tradeoffice.connections import (
     parse_sentinels,
     pool_options,
     replica_database,

@@ -5,9 +5,21 @@ Every variable is documented in the README with its default. `DATABASE_URL` and
 a URL that is set always wins.
 """
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+
+from tradeoffice.connections import (
+    REPLICA_ALIAS,
+    SENTINEL_SCHEMES,
+    parse_sentinels,
+    pool_options,
+    replica_database,
+    split_sentinel_url,
+    with_pool,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -87,6 +99,45 @@ else:
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# --- PostgreSQL: connection pool and read replica ----------------------------------------------
+
+# psycopg's pool in each process (pip install psycopg-pool). Off: one persistent connection per
+# thread (CONN_MAX_AGE). With PgBouncer in transaction mode in front, leave it off and set
+# DATABASE_CONN_MAX_AGE=0 instead (docs/scaling.md).
+DATABASE_POOL = env.bool("DATABASE_POOL", default=False)
+DATABASE_POOL_MIN_SIZE = env.int("DATABASE_POOL_MIN_SIZE", default=2)
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=10)
+DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=10.0)
+_pool = (
+    pool_options(
+        min_size=DATABASE_POOL_MIN_SIZE, max_size=DATABASE_POOL_MAX_SIZE, timeout=DATABASE_POOL_TIMEOUT
+    )
+    if DATABASE_POOL
+    else None
+)
+DATABASES["default"] = with_pool(DATABASES["default"], _pool)
+
+# A streaming replica of the primary. Set, the admin's changelists and the API's list endpoints
+# (GET requests on DATABASE_REPLICA_PATHS) read the record's tables there; every write, every other
+# read and everything inside a transaction stays on the primary.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+DATABASE_REPLICA_APPS = env.list(
+    "DATABASE_REPLICA_APPS",
+    default=["exchanges", "execution", "portfolio", "decisions", "memory", "strategies", "system_events"],
+)
+DATABASE_REPLICA_PATHS = env.list(
+    "DATABASE_REPLICA_PATHS",
+    default=[
+        rf"^/{re.escape(ADMIN_URL)}\w+/\w+/$",  # a changelist: /admin/<app>/<model>/
+        r"^/api/v1/(?!health|memory|schema|docs|redoc)[\w-]+/?$",  # a list endpoint: /api/v1/<resource>/
+    ],
+)
+DATABASE_ROUTERS: list[str] = []
+if DATABASE_REPLICA_URL:
+    DATABASES[REPLICA_ALIAS] = with_pool(replica_database(DATABASE_REPLICA_URL, DATABASES["default"]), _pool)
+    DATABASE_ROUTERS = ["tradeoffice.db_routers.ReplicaRouter"]
+    MIDDLEWARE.append("tradeoffice.db_routers.ReplicaReadsMiddleware")
+
 # The seed's SERIAL keys are 32-bit integers.
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
@@ -101,6 +152,17 @@ else:
     from tradeoffice.embedded import redis_url
 
     REDIS_URL = redis_url(VAR_DIR)
+
+# REDIS_URL=rediss://... is TLS as it stands. For Sentinel, either
+#   REDIS_URL=redis+sentinel://[:password@]sentinel-1:26379,sentinel-2:26379/mymaster/0
+# or REDIS_SENTINELS=sentinel-1:26379,sentinel-2:26379 with REDIS_URL=redis://[:password@]mymaster/0
+# (the host is the service name). Both end as the second form. Redis Cluster is not supported: the
+# short-term memory writes a batch as one MULTI/EXEC, which Cluster allows only within one hash slot.
+REDIS_SENTINELS = parse_sentinels(env.list("REDIS_SENTINELS", default=[]))
+if urlsplit(REDIS_URL).scheme in SENTINEL_SCHEMES:
+    REDIS_URL, REDIS_SENTINELS = split_sentinel_url(REDIS_URL)
+# The sentinels' own password, when they have one (often not the primary's).
+REDIS_SENTINEL_PASSWORD = env("REDIS_SENTINEL_PASSWORD", default="")
 
 # Short timeouts: an agent must never stall on a slow or absent Redis.
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)
@@ -120,6 +182,16 @@ CACHES = {
         },
     }
 }
+if REDIS_SENTINELS:
+    DJANGO_REDIS_CONNECTION_FACTORY = "django_redis.pool.SentinelConnectionFactory"
+    CACHES["default"]["LOCATION"] = REDIS_URL
+    CACHES["default"]["OPTIONS"].update(
+        {
+            "CLIENT_CLASS": "django_redis.client.SentinelClient",
+            "SENTINELS": REDIS_SENTINELS,
+            "SENTINEL_KWARGS": {"password": REDIS_SENTINEL_PASSWORD} if REDIS_SENTINEL_PASSWORD else {},
+        }
+    )
 
 # --- Qdrant -----------------------------------------------------------------------------------
 # QDRANT_URL set: a Qdrant server. Unset: qdrant-client's local mode with data in QDRANT_PATH.

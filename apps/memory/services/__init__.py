@@ -5,6 +5,8 @@ Experience writes and recall are re-exported here; short-term memory is used as 
 `from apps.memory.services import short_term; short_term.market_context_get(symbol=...)`.
 """
 
+from apps.common.health import HealthStatus
+
 from . import short_term
 from .errors import EmbedderMismatchError, EmbeddingError, LongTermMemoryError
 from .experiences import (
@@ -15,7 +17,7 @@ from .experiences import (
     experience_delete,
     experience_update,
 )
-from .health import HealthStatus, memory_health
+from .health import memory_health
 from .long_term import long_term_health
 from .recall import MemoryHit, RankingWeights, memory_recall
 from .short_term import RateLimitDecision, ratelimit_hit, short_term_health

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from apps.common.health import HealthStatus
 
-
-@dataclass(frozen=True)
-class HealthStatus:
-    store: str  # "redis" or "qdrant"
-    ok: bool
-    detail: str
-    latency_ms: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from .long_term import long_term_health
+from .short_term import short_term_health
 
 
 def memory_health() -> dict[str, HealthStatus]:
     """Both stores' health; never raises."""
-    from .long_term import long_term_health
-    from .short_term import short_term_health
-
     return {"redis": short_term_health(), "qdrant": long_term_health()}

@@ -1,10 +1,10 @@
 """Short-term memory in Redis: the seed's key families, exact names and TTLs, JSON values.
 
-A raw redis-py client (not Django's cache) so key names stay exactly as the seed writes
-them, optionally behind settings.REDIS_KEY_PREFIX for a shared Redis. Socket timeouts are
-short and nothing retries: when Redis is unreachable, reads are misses, writes are
-skipped (and return False), one system_events warning is recorded per outage window, and
-the caller carries on. The rate limiter is the exception: it fails closed.
+A raw redis-py client (the project's one, apps.common.redis; not Django's cache) so key names
+stay exactly as the seed writes them, optionally behind settings.REDIS_KEY_PREFIX for a shared
+Redis. When Redis is unreachable, reads are misses, writes are skipped (and return False), one
+system_events warning is recorded per outage window, and the caller carries on. The rate
+limiter is the exception: it fails closed.
 """
 
 from __future__ import annotations
@@ -13,30 +13,26 @@ import hashlib
 import json
 import logging
 import re
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from typing import Any
 
 import redis
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.core.signals import setting_changed
-from django.db import transaction
-from django.dispatch import receiver
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from .health import HealthStatus
+from apps.common.health import HealthStatus
+from apps.common.redis import (
+    RateLimitDecision,
+    full_key,
+    guarded,
+    pipeline_write,
+    redis_health,
+    window_hit,
+)
 
 logger = logging.getLogger("tradeoffice.memory.short_term")
-
-T = TypeVar("T")
 
 # The seed's TTLs (section 3.1), in seconds.
 MARKET_CONTEXT_TTL = 300
@@ -50,10 +46,7 @@ RATELIMIT_WINDOW = 60
 DECISION_CACHE_TTL = 300
 PORTFOLIO_POSITIONS_TTL = 60
 
-OUTAGE_EVENT_TYPE = "redis_unavailable"
-
-# Errors that mean "Redis cannot be reached", as opposed to a bad command.
-UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, OSError)
+__all__ = ["RateLimitDecision"]  # the limiter's answer, re-exported for callers of ratelimit_hit
 
 
 # --- key names --------------------------------------------------------------------------------
@@ -79,13 +72,6 @@ def _params_part(params: Any) -> str:
     else:
         text = str(params) if params is not None else ""
     return _part(text, "params")
-
-
-def full_key(key: str) -> str:
-    prefix = settings.REDIS_KEY_PREFIX
-    if prefix and not prefix.endswith(":"):
-        prefix += ":"
-    return f"{prefix}{key}"
 
 
 def market_context_key(symbol: str) -> str:
@@ -167,162 +153,8 @@ def _price_text(price: Any) -> str:
     return str(value)
 
 
-# --- the client -------------------------------------------------------------------------------
-
-_client_lock = threading.Lock()
-_clients: dict[tuple, redis.Redis] = {}
-
-
-def _sentinel_client(url: str, sentinels: list[tuple[str, int]], options: dict) -> redis.Redis:
-    """The primary behind Redis Sentinel: `url`'s host is the service name the sentinels know it by
-    (redis://[:password@]mymaster/0, rediss:// for TLS); each new connection asks them where it is."""
-    from redis.sentinel import Sentinel
-
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise ImproperlyConfigured("With REDIS_SENTINELS, REDIS_URL names the service: redis://mymaster/0")
-    db = parts.path.strip("/") or "0"
-    sentinel_password = settings.REDIS_SENTINEL_PASSWORD or None
-    sentinel = Sentinel(
-        sentinels,
-        sentinel_kwargs={
-            "socket_timeout": options["socket_timeout"],
-            "socket_connect_timeout": options["socket_connect_timeout"],
-            "password": sentinel_password,
-        },
-    )
-    return sentinel.master_for(
-        unquote(parts.hostname),
-        db=int(db),
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        ssl=parts.scheme == "rediss",
-        **options,
-    )
-
-
-def get_client() -> redis.Redis:
-    """A client for settings.REDIS_URL (through settings.REDIS_SENTINELS when set), one per URL,
-    sentinels and timeout, so changed settings take effect."""
-    url = settings.REDIS_URL
-    sentinels = [tuple(s) for s in settings.REDIS_SENTINELS]
-    timeout = float(settings.REDIS_SOCKET_TIMEOUT)
-    key = (url, tuple(sentinels), timeout)
-    with _client_lock:
-        client = _clients.get(key)
-        if client is None:
-            options = {
-                "socket_timeout": timeout,
-                "socket_connect_timeout": timeout,
-                # No retries: a second wait would only double the stall an agent sees.
-                "retry": Retry(NoBackoff(), 0),
-                "decode_responses": True,
-                "health_check_interval": 30,
-            }
-            if sentinels:
-                client = _sentinel_client(url, sentinels, options)
-            else:
-                client = redis.Redis.from_url(url, **options)
-            _clients[key] = client
-        return client
-
-
-def reset_client() -> None:
-    with _client_lock:
-        clients = list(_clients.values())
-        _clients.clear()
-    for client in clients:
-        client.close()
-
-
-@receiver(setting_changed)
-def _reset_on_setting_change(*, setting: str, **kwargs) -> None:
-    if setting in ("REDIS_URL", "REDIS_SOCKET_TIMEOUT", "REDIS_SENTINELS", "REDIS_SENTINEL_PASSWORD"):
-        reset_client()
-
-
-# --- outage reporting -------------------------------------------------------------------------
-
-
-class OutageReporter:
-    """One system_events warning per window while Redis is down, per process.
-
-    Counted in process memory, not in Redis (which is what is down); calls in between are
-    counted and the count goes into the next event.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last_event_at: float | None = None
-        self._suppressed = 0
-
-    def reset(self) -> None:
-        with self._lock:
-            self._last_event_at = None
-            self._suppressed = 0
-
-    def report(self, operation: str, exc: BaseException) -> bool:
-        """Record the outage unless one was recorded within the window; True when recorded."""
-        interval = settings.MEMORY_REDIS_OUTAGE_EVENT_INTERVAL
-        with self._lock:
-            now = time.monotonic()
-            if self._last_event_at is not None and now - self._last_event_at < interval:
-                self._suppressed += 1
-                return False
-            suppressed, self._suppressed = self._suppressed, 0
-            self._last_event_at = now
-        error = f"{type(exc).__name__}: {exc}"
-        logger.warning(
-            "Redis is unreachable (%s during %s); short-term memory is degraded.", error, operation
-        )
-        from apps.system_events.models import Severity
-        from apps.system_events.services import system_event_record
-
-        try:
-            # A savepoint: a failure here must never break the caller's transaction.
-            with transaction.atomic():
-                system_event_record(
-                    event_type=OUTAGE_EVENT_TYPE,
-                    severity=Severity.WARNING,
-                    message="Redis is unreachable: short-term memory reads are misses, writes are "
-                    "skipped and the rate limiter denies.",
-                    data={
-                        "operation": operation,
-                        "error": error[:500],
-                        "suppressed_since_last_event": suppressed,
-                    },
-                )
-        except Exception:  # PostgreSQL may be down too; the log line above remains
-            logger.exception("Could not record the Redis outage in system_events.")
-        return True
-
-
-outage_reporter = OutageReporter()
-
-
-def _guarded(operation: str, call: Callable[[redis.Redis], T], default: T) -> T:
-    try:
-        return call(get_client())
-    except UNREACHABLE as exc:
-        outage_reporter.report(operation, exc)
-        return default
-
-
-def _write(operation: str, ops: list[Callable[[redis.client.Pipeline], None]]) -> bool:
-    """Run write commands in one MULTI/EXEC pipeline: all of them or none, one round trip."""
-
-    def run(client: redis.Redis) -> bool:
-        pipe = client.pipeline(transaction=True)
-        for op in ops:
-            op(pipe)
-        pipe.execute()
-        return True
-
-    return _guarded(operation, run, False)
-
-
 def _get_json(operation: str, key: str) -> Any:
-    return _loads(_guarded(operation, lambda client: client.get(key), None), key)
+    return _loads(guarded(operation, lambda client: client.get(key), None), key)
 
 
 def _set_json_op(key: str, value: Any, ttl: int) -> Callable[[redis.client.Pipeline], None]:
@@ -397,7 +229,7 @@ def _portfolio_positions_ops(positions: Any) -> list:
 
 def market_context_set(*, symbol: str, context: Any) -> bool:
     """Keep `context` (JSON-serialisable) for 5 minutes. False when Redis is unreachable."""
-    return _write("market_context_set", _market_context_ops(symbol, context))
+    return pipeline_write("market_context_set", _market_context_ops(symbol, context))
 
 
 def market_context_get(*, symbol: str) -> Any | None:
@@ -408,7 +240,7 @@ def market_context_get(*, symbol: str) -> Any | None:
 
 
 def trading_context_set(*, context: Any) -> bool:
-    return _write("trading_context_set", _trading_context_ops(context))
+    return pipeline_write("trading_context_set", _trading_context_ops(context))
 
 
 def trading_context_get() -> Any | None:
@@ -420,13 +252,13 @@ def trading_context_get() -> Any | None:
 
 def market_price_push(*, symbol: str, timeframe: str, price: Decimal | str | int) -> bool:
     """Push the newest price: LPUSH + LTRIM 0 99 + EXPIRE 3600 in one MULTI/EXEC."""
-    return _write("market_price_push", _market_price_ops(symbol, timeframe, price))
+    return pipeline_write("market_price_push", _market_price_ops(symbol, timeframe, price))
 
 
 def market_prices_get(*, symbol: str, timeframe: str, limit: int = MARKET_PRICES_KEEP) -> list[Decimal]:
     """The last prices, newest first; [] when none (or Redis is unreachable)."""
     key = market_prices_key(symbol, timeframe)
-    raw = _guarded("market_prices_get", lambda client: client.lrange(key, 0, max(limit, 1) - 1), [])
+    raw = guarded("market_prices_get", lambda client: client.lrange(key, 0, max(limit, 1) - 1), [])
     return [Decimal(item) for item in raw]
 
 
@@ -434,7 +266,7 @@ def market_prices_get(*, symbol: str, timeframe: str, limit: int = MARKET_PRICES
 
 
 def indicator_set(*, symbol: str, indicator_name: str, params: Any, value: Any) -> bool:
-    return _write("indicator_set", _indicator_ops(symbol, indicator_name, params, value))
+    return pipeline_write("indicator_set", _indicator_ops(symbol, indicator_name, params, value))
 
 
 def indicator_get(*, symbol: str, indicator_name: str, params: Any) -> Any | None:
@@ -445,7 +277,7 @@ def indicator_get(*, symbol: str, indicator_name: str, params: Any) -> Any | Non
 
 
 def orderbook_set(*, symbol: str, orderbook: Any) -> bool:
-    return _write("orderbook_set", _orderbook_ops(symbol, orderbook))
+    return pipeline_write("orderbook_set", _orderbook_ops(symbol, orderbook))
 
 
 def orderbook_get(*, symbol: str) -> Any | None:
@@ -456,7 +288,7 @@ def orderbook_get(*, symbol: str) -> Any | None:
 
 
 def ticker_set(*, symbol: str, ticker: Any) -> bool:
-    return _write("ticker_set", _ticker_ops(symbol, ticker))
+    return pipeline_write("ticker_set", _ticker_ops(symbol, ticker))
 
 
 def ticker_get(*, symbol: str) -> Any | None:
@@ -467,19 +299,19 @@ def tickers_set_many(*, tickers: Mapping[str, Any]) -> bool:
     """One snapshot of many tickers in one pipeline: the `market:tickers` hash (replaced whole)
     and each `market:ticker:{symbol}`, all expiring after 10 seconds."""
     ops = _tickers_ops(tickers)
-    return _write("tickers_set_many", ops) if ops else True
+    return pipeline_write("tickers_set_many", ops) if ops else True
 
 
 def tickers_get_many(*, symbols: Iterable[str] | None = None) -> dict[str, Any]:
     """The last snapshot from the `market:tickers` hash: every symbol, or only those asked for."""
     key = tickers_hash_key()
     if symbols is None:
-        raw = _guarded("tickers_get_many", lambda client: client.hgetall(key), {})
+        raw = guarded("tickers_get_many", lambda client: client.hgetall(key), {})
     else:
         wanted = [_part(symbol, "symbol") for symbol in symbols]
         if not wanted:
             return {}
-        values = _guarded("tickers_get_many", lambda client: client.hmget(key, wanted), [None] * len(wanted))
+        values = guarded("tickers_get_many", lambda client: client.hmget(key, wanted), [None] * len(wanted))
         raw = dict(zip(wanted, values, strict=True))
     return {symbol: _loads(value, key) for symbol, value in raw.items() if value is not None}
 
@@ -489,7 +321,7 @@ def tickers_get_many(*, symbols: Iterable[str] | None = None) -> dict[str, Any]:
 
 def decision_cache_set(*, context: Any, decision: Any) -> bool:
     """Remember the decision taken for `context` for 5 minutes, keyed on its canonical hash."""
-    return _write("decision_cache_set", _decision_cache_ops(context, decision))
+    return pipeline_write("decision_cache_set", _decision_cache_ops(context, decision))
 
 
 def decision_cache_get(*, context: Any) -> Any | None:
@@ -500,7 +332,7 @@ def decision_cache_get(*, context: Any) -> Any | None:
 
 
 def portfolio_positions_set(*, positions: Any) -> bool:
-    return _write("portfolio_positions_set", _portfolio_positions_ops(positions))
+    return pipeline_write("portfolio_positions_set", _portfolio_positions_ops(positions))
 
 
 def portfolio_positions_get() -> Any | None:
@@ -549,7 +381,7 @@ class ShortTermBatch:
         self._ops += _portfolio_positions_ops(positions)
 
     def execute(self) -> bool:
-        self.written = _write("short_term_batch", self._ops) if self._ops else True
+        self.written = pipeline_write("short_term_batch", self._ops) if self._ops else True
         self._ops = []
         return self.written
 
@@ -565,60 +397,15 @@ def short_term_batch():
 
 # --- ratelimit:{exchange}:{endpoint} ----------------------------------------------------------
 
-# INCR, and EXPIRE only when this hit opened the window (or the key somehow has no expiry),
-# so later hits never push the window's end back. One script: atomic on the server.
-_RATELIMIT_SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('TTL', KEYS[1])
-if count == 1 or ttl < 0 then
-    redis.call('EXPIRE', KEYS[1], ARGV[1])
-    ttl = tonumber(ARGV[1])
-end
-return {count, ttl}
-"""
-
-
-@dataclass(frozen=True)
-class RateLimitDecision:
-    allowed: bool
-    count: int | None  # hits in this window, this one included; None when Redis could not count
-    limit: int
-    retry_after: int  # seconds until the window ends when denied; 0 when allowed
-    reason: str
-
 
 def ratelimit_hit(
     *, exchange: str, endpoint: str, limit: int, window: int = RATELIMIT_WINDOW
 ) -> RateLimitDecision:
-    """Count one call to `endpoint` of `exchange` in the current fixed window; allowed while the
-    count is at most `limit`. Fails closed: when Redis cannot count, the call is denied."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValidationError({"limit": "The limit must be a positive whole number."})
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValidationError({"window": "The window must be a positive whole number of seconds."})
-    key = ratelimit_key(exchange, endpoint)
-    try:
-        count, ttl = get_client().eval(_RATELIMIT_SCRIPT, 1, key, window)
-    except UNREACHABLE as exc:
-        outage_reporter.report("ratelimit_hit", exc)
-        return RateLimitDecision(
-            allowed=False,
-            count=None,
-            limit=limit,
-            retry_after=1,
-            reason="Redis is unreachable, so the rate limiter cannot count; it denies (fails closed).",
-        )
-    count, ttl = int(count), max(int(ttl), 1)
-    if count <= limit:
-        return RateLimitDecision(
-            allowed=True, count=count, limit=limit, retry_after=0, reason="within the limit"
-        )
-    return RateLimitDecision(
-        allowed=False,
-        count=count,
-        limit=limit,
-        retry_after=ttl,
-        reason=f"{limit} calls per {window} s reached; retry after {ttl} s.",
+    """Count one call to `endpoint` of `exchange` in the current fixed window (the seed's
+    `ratelimit:{exchange}:{endpoint}` counter); allowed while the count is at most `limit`.
+    Fails closed: when Redis cannot count, the call is denied."""
+    return window_hit(
+        key=ratelimit_key(exchange, endpoint), limit=limit, window=window, operation="ratelimit_hit"
     )
 
 
@@ -627,12 +414,4 @@ def ratelimit_hit(
 
 def short_term_health() -> HealthStatus:
     """PING Redis; never raises and never records an outage event (it is a probe)."""
-    started = time.monotonic()
-    try:
-        get_client().ping()
-    except (redis.RedisError, OSError) as exc:
-        return HealthStatus(
-            store="redis", ok=False, detail=f"Redis is unreachable: {type(exc).__name__}: {exc}"
-        )
-    latency = (time.monotonic() - started) * 1000
-    return HealthStatus(store="redis", ok=True, detail="Redis answers PING.", latency_ms=round(latency, 2))
+    return redis_health()

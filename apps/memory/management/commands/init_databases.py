@@ -4,7 +4,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from apps.common.commands import MaintenanceCommand
-from apps.memory.services.long_term import LongTermMemoryError
+from apps.memory.services.errors import LongTermMemoryError
 from apps.memory.services.setup import StoreNotReady, migrations_pending, qdrant_ready, redis_ready
 
 

@@ -10,6 +10,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.memory.services import memory_health
+
 
 class StoreHealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["up", "down"])
@@ -41,8 +43,6 @@ def _postgresql() -> dict:
 
 
 def _memory() -> dict[str, dict]:
-    from apps.memory.services import memory_health
-
     return {
         store: {
             "status": "up" if health.ok else "down",

@@ -28,8 +28,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import LongTermMemoryError
-from .long_term import (
+from ..errors import LongTermMemoryError
+from .interface import (
     CollectionState,
     LongTermBackend,
     MemoryFilter,

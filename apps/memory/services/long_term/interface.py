@@ -1,0 +1,146 @@
+"""What the memory service knows of a vector store: the points, the filter, the backend interface.
+
+`LongTermBackend` is all the rest of the memory service sees; `qdrant_backend.QdrantBackend` (qdrant-client,
+a server or local mode) and `edge_backend.EdgeBackend` (Qdrant Edge, in-process) implement it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import LongTermMemoryError
+
+# Point ids are UUIDv5 of the experience id in this namespace: writing an experience
+# twice overwrites its point. Never change it (every point id would change).
+POINT_NAMESPACE = uuid.UUID("6f1d3c2a-8b4e-5a7f-9c0d-2e3f4a5b6c7d")
+
+# The seed's payload indexes, plus `timestamp` for the date-range filter.
+PAYLOAD_INDEXES = {
+    "outcome": "keyword",
+    "importance_score": "float",
+    "symbol": "keyword",
+    "tags": "keyword",
+    "timestamp": "integer",
+}
+
+RECREATE_HINT = "python manage.py reindex_memory --recreate"
+
+
+def point_id(experience_id: str) -> str:
+    return str(uuid.uuid5(POINT_NAMESPACE, experience_id))
+
+
+@dataclass(frozen=True)
+class MemoryPoint:
+    experience_id: str
+    vector: list[float]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MemoryFilter:
+    """Conditions every hit must meet; None means "any". `tags` matches any of them."""
+
+    outcome: str | None = None
+    min_importance: float | None = None
+    symbol: str | None = None
+    tags: tuple[str, ...] = ()
+    since_ms: int | None = None
+    until_ms: int | None = None
+
+    def matches(self, payload: dict[str, Any]) -> bool:
+        """The same conditions in Python (for checks and tests)."""
+        if self.outcome is not None and payload.get("outcome") != self.outcome:
+            return False
+        if self.min_importance is not None:
+            importance = payload.get("importance_score")
+            if importance is None or importance < self.min_importance:
+                return False
+        if self.symbol is not None and payload.get("symbol") != self.symbol:
+            return False
+        if self.tags and not set(self.tags) & set(payload.get("tags") or []):
+            return False
+        timestamp = payload.get("timestamp")
+        if self.since_ms is not None and (timestamp is None or timestamp < self.since_ms):
+            return False
+        return not (self.until_ms is not None and (timestamp is None or timestamp > self.until_ms))
+
+
+@dataclass(frozen=True)
+class ScoredPoint:
+    experience_id: str
+    similarity: float
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CollectionState:
+    name: str
+    exists: bool
+    dimension: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    points_count: int | None = None
+    payload_indexes: tuple[str, ...] = ()
+
+
+class LongTermBackend(ABC):
+    """What the memory service needs from a vector store. Errors are LongTermMemoryError."""
+
+    collection: str
+    supports_payload_indexes: bool
+    description: str  # where the data lives, for messages (never a secret)
+    # (embedder name, dimension) the collection was last checked against; None until it is.
+    verified_for: tuple[str, int] | None = None
+
+    @abstractmethod
+    def describe(self) -> CollectionState: ...
+
+    @abstractmethod
+    def create_collection(self, *, dimension: int, metadata: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def set_metadata(self, *, metadata: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def drop_collection(self) -> None: ...
+
+    @abstractmethod
+    def create_payload_indexes(self, indexes: dict[str, str]) -> list[str]:
+        """Create the missing ones; return the names created."""
+
+    @abstractmethod
+    def upsert(self, points: Sequence[MemoryPoint]) -> None: ...
+
+    @abstractmethod
+    def delete(self, experience_ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    def search(self, *, vector: Sequence[float], where: MemoryFilter, limit: int) -> list[ScoredPoint]:
+        """Nearest by cosine similarity among the points meeting `where`, best first."""
+
+    @abstractmethod
+    def scroll(self, *, batch_size: int = 256, with_vectors: bool = False) -> Iterator[MemoryPoint]:
+        """Every point (vector [] unless asked for)."""
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    def close(self) -> None:  # noqa: B027 - optional for backends holding nothing
+        pass
+
+    def _call(self, what: str, fn):
+        """Run `fn` under the backend's lock; any failure becomes a LongTermMemoryError naming the store."""
+        try:
+            with self._lock:
+                return fn()
+        except LongTermMemoryError:
+            raise
+        except Exception as exc:
+            raise LongTermMemoryError(
+                f"Qdrant {what} failed on collection {self.collection!r} ({self.description}): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc

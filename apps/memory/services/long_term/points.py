@@ -1,0 +1,70 @@
+"""Experiences as points: the seed's payload, the text they are found by, batch upserts and removals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC
+from decimal import Decimal
+from typing import Any
+
+from ..embeddings import get_embedder
+from . import collection
+from .interface import MemoryPoint
+
+
+def _decimal_text(value: Decimal | None, places: int) -> str | None:
+    if value is None:
+        return None
+    return str(Decimal(value).quantize(Decimal(1).scaleb(-places)))
+
+
+def experience_payload(experience) -> dict[str, Any]:
+    """The seed's payload for one experience. Money stays exact: pnl and pnl_percentage are
+    decimal strings (as stored); importance_score is a float so it can be range-filtered."""
+    moment = experience.datetime.astimezone(UTC)
+    importance = experience.importance_score
+    return {
+        "id": experience.id,
+        "situation": experience.situation,
+        "decision": experience.decision,
+        "decision_reasoning": experience.decision_reasoning,
+        "outcome": experience.outcome,
+        "pnl": _decimal_text(experience.pnl, 8),
+        "pnl_percentage": _decimal_text(experience.pnl_percentage, 4),
+        "reflection": experience.reflection,
+        "lessons_learned": list(experience.lessons_learned or []),
+        "tags": list(experience.situation_tags or []),
+        "importance_score": float(importance) if importance is not None else None,
+        "symbol": experience.symbol,
+        "timestamp": int(experience.timestamp),
+        "datetime": moment.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def experience_embedding_text(experience) -> str:
+    """What an experience is found by: its situation, with its tags."""
+    tags = " ".join(experience.situation_tags or [])
+    return f"{experience.situation}\n{tags}".strip()
+
+
+def experiences_upsert(experiences: Iterable) -> int:
+    """Embed and upsert many experiences in one batch; the count written."""
+    experiences = list(experiences)
+    if not experiences:
+        return 0
+    backend = collection.collection_ready()
+    vectors = get_embedder().embed([experience_embedding_text(e) for e in experiences])
+    backend.upsert(
+        [
+            MemoryPoint(experience_id=e.id, vector=vector, payload=experience_payload(e))
+            for e, vector in zip(experiences, vectors, strict=True)
+        ]
+    )
+    return len(experiences)
+
+
+def experiences_remove(experience_ids: Iterable[str]) -> int:
+    ids = list(experience_ids)
+    if ids:
+        collection.collection_ready().delete(ids)
+    return len(ids)
