@@ -31,6 +31,8 @@ logger = logging.getLogger("tradeoffice.redis")
 
 T = TypeVar("T")
 
+MAX_CONNECT_TIMEOUT = 5.0
+
 # Errors that mean "Redis cannot be reached", as opposed to a bad command.
 UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, OSError)
 
@@ -83,22 +85,28 @@ def _sentinel_client(url: str, sentinels: list[tuple[str, int]], options: dict) 
     )
 
 
-def get_client() -> redis.Redis:
+def get_client(*, decode_responses: bool = True, socket_timeout: float | None = None) -> redis.Redis:
     """A client for settings.REDIS_URL (through settings.REDIS_SENTINELS when set), one per URL,
-    sentinels and timeout, so changed settings take effect. Replies are decoded as UTF-8 text."""
+    sentinels, timeout and decoding, so changed settings take effect.
+
+    The defaults are the agent's: replies decoded as UTF-8 text and settings.REDIS_SOCKET_TIMEOUT.
+    Maintenance (backups) asks for raw bytes (`decode_responses=False`, DUMP payloads are binary) and
+    a longer `socket_timeout`, through the same URL and Sentinel set-up.
+    """
     url = settings.REDIS_URL
     sentinels = [tuple(s) for s in settings.REDIS_SENTINELS]
-    timeout = float(settings.REDIS_SOCKET_TIMEOUT)
-    key = (url, tuple(sentinels), timeout)
+    timeout = float(settings.REDIS_SOCKET_TIMEOUT if socket_timeout is None else socket_timeout)
+    key = (url, tuple(sentinels), timeout, decode_responses)
     with _client_lock:
         client = _clients.get(key)
         if client is None:
             options = {
                 "socket_timeout": timeout,
-                "socket_connect_timeout": timeout,
+                # A server that has not accepted within a few seconds is down, whatever the read timeout.
+                "socket_connect_timeout": min(timeout, MAX_CONNECT_TIMEOUT),
                 # No retries: a second wait would only double the stall an agent sees.
                 "retry": Retry(NoBackoff(), 0),
-                "decode_responses": True,
+                "decode_responses": decode_responses,
                 "health_check_interval": 30,
             }
             if sentinels:

@@ -1,5 +1,5 @@
-"""The memory's Redis client through Sentinel and over TLS: the factory resolves the primary through a
-real sentinel process and writes there."""
+"""The project's Redis client through Sentinel and over TLS: the factory resolves the primary through a
+real sentinel process; short-term memory writes there and a backup reads and restores there."""
 
 import shutil
 import socket
@@ -14,6 +14,7 @@ from redis.sentinel import SentinelConnectionPool
 
 from apps.common import redis as shared_redis
 from apps.memory.services import short_term
+from apps.operations.services.backup import backup_create, backup_restore
 from apps.system_events.models import SystemEvent
 from apps.system_events.receivers import REDIS_OUTAGE_EVENT_TYPE
 
@@ -82,6 +83,33 @@ def test_the_client_finds_the_primary_through_sentinel_and_writes_there(sentinel
         assert short_term.market_context_get(symbol="SENTINEL/USDT") == {"trend": "up"}
     finally:
         direct.delete("market:context:SENTINEL/USDT")
+
+
+def test_backup_and_restore_reach_redis_through_sentinel(sentinel, settings, tmp_path):
+    """With a Sentinel URL the host is the service name: the backup must ask the sentinels, as everything
+    else does, or it cannot reach Redis at all."""
+    port, db = sentinel
+    direct = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    direct.flushdb()  # this run's own database number only
+    settings.REDIS_SENTINELS = [("127.0.0.1", port)]
+    settings.REDIS_URL = f"redis://testprimary/{db}"
+    try:
+        assert short_term.trading_context_set(context={"regime": "range"}) is True
+        short_term.tickers_set_many(tickers={"BTC/USDT": {"last": "64000.5"}})
+        direct.set("market:prices:BTC/USDT:1h", "kept", ex=600)
+        before = {key: direct.dump(key) for key in direct.keys("*")}
+
+        backup = backup_create(out_dir=tmp_path, components=["redis"])
+        assert backup.manifest["components"]["redis"]["keys"] == len(before) == 4
+        direct.flushdb()
+        restored = backup_restore(directory=backup.directory, components=["redis"])
+
+        assert restored.restored["redis"]["keys"] == 4
+        assert {key: direct.dump(key) for key in direct.keys("*")} == before
+        assert short_term.trading_context_get() == {"regime": "range"}
+        assert 0 < direct.ttl("market:prices:BTC/USDT:1h") <= 600
+    finally:
+        direct.flushdb()
 
 
 @pytest.mark.django_db

@@ -35,12 +35,16 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from apps.common.redis import get_client
+from apps.memory.services.long_term import PAYLOAD_INDEXES, MemoryPoint, get_backend
+
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 COMPONENTS = ("postgres", "redis", "qdrant")
 FILES = {"postgres": "postgres.dump", "redis": "redis.jsonl", "qdrant": "qdrant.jsonl"}
 REDIS_BATCH = 500
 QDRANT_BATCH = 256
+REDIS_BACKUP_TIMEOUT = 30.0
 CHUNK = 1 << 20
 
 Log = Callable[[str], None]
@@ -217,8 +221,9 @@ def _postgres_restore(directory: Path, log: Log) -> dict[str, Any]:
 
 
 def _redis_client() -> redis.Redis:
-    # Longer timeouts than the agent's short-term memory uses: a backup may move large values.
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=30, socket_connect_timeout=5)
+    # The project's one client (the same URL, Sentinel and TLS set-up as everything else), with raw
+    # replies (DUMP payloads are binary) and a longer timeout than an agent's: a backup may move large values.
+    return get_client(decode_responses=False, socket_timeout=REDIS_BACKUP_TIMEOUT)
 
 
 def _batched(items: Iterable, size: int) -> Iterator[list]:
@@ -289,8 +294,6 @@ def _redis_restore(directory: Path, manifest: dict, log: Log) -> dict[str, Any]:
 
 
 def _qdrant_backup(directory: Path, log: Log) -> dict[str, Any]:
-    from apps.memory.services.long_term import get_backend
-
     backend = get_backend()
     state = backend.describe()
     points = 0
@@ -311,8 +314,6 @@ def _qdrant_backup(directory: Path, log: Log) -> dict[str, Any]:
 
 def _qdrant_restore(directory: Path, log: Log) -> dict[str, Any]:
     """Recreate the collection as it was (dimension, metadata, payload indexes) and upsert every point."""
-    from apps.memory.services.long_term import PAYLOAD_INDEXES, MemoryPoint, get_backend
-
     backend = get_backend()
     points = 0
     with (directory / FILES["qdrant"]).open() as handle:

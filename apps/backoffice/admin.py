@@ -1,4 +1,8 @@
-"""Decisions in the admin: a read-only audit of what the agent saw, thought and chose, and what followed."""
+"""Admin pages that compose the records of several apps, so they sit on the back-office floor.
+
+Decisions: a read-only audit of what the agent saw, thought and chose, and what followed (the orders it
+produced, the experiences that came from it): the decisions app sits below execution and memory.
+"""
 
 from django.contrib import admin
 from django.contrib.admin.utils import quote
@@ -6,9 +10,8 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 
 from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin, export_as_csv_action, pretty_json
+from apps.decisions.models import Decision
 from apps.execution.models import Order
-
-from .models import Decision
 
 DECISION_CSV_FIELDS = [
     "id", "decision_layer", "decision", "action_taken", "thought_process", "tools_used", "model_used",
