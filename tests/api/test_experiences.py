@@ -69,6 +69,10 @@ def test_create_honours_the_idempotency_key(api):
         ({"situation": ""}, "situation"),
         ({"decision_id": "dec_missing"}, "decision_id"),
         ({"tags": "btc"}, "tags"),
+        ({"tags": ["btc", ""]}, "tags"),  # refused by the service, reported under the key sent
+        ({"tags": ["btc", "   "]}, "tags"),
+        ({"situation_tags": ["btc", ""]}, "situation_tags"),
+        ({"decisionId": "dec_missing"}, "decisionId"),
         ({"pnl": "NaN"}, "pnl"),
     ],
 )
@@ -76,7 +80,8 @@ def test_bad_experiences_are_refused_and_nothing_is_written(api, overrides, fiel
     response = api.post("/api/v1/experiences/", experience(**overrides), format="json")
 
     assert response.status_code == 400
-    assert field in response.json()["details"], response.json()
+    details = response.json()["details"]
+    assert list(details) == [field], details  # under the key the client sent, and only there
     assert not Experience.objects.exists()
 
 
@@ -108,6 +113,18 @@ def test_patch_changes_only_the_review_fields_sent(api):
     )
     assert row.lessons_learned == ["Wait for confirmation"]
     assert response.json()["updated_at"] >= response.json()["created_at"]
+
+
+@pytest.mark.parametrize("key", ["tags", "situation_tags"])
+def test_a_review_with_a_blank_tag_is_refused_under_the_key_sent(api, key):
+    row = ExperienceFactory(id="exp_1", situation_tags=["btc"])
+
+    response = api.patch("/api/v1/experiences/exp_1/", {key: ["btc", ""]}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["details"]) == [key], response.json()
+    row.refresh_from_db()
+    assert row.situation_tags == ["btc"]
 
 
 def test_patch_refuses_bad_values_and_unknown_experiences(api):

@@ -19,7 +19,14 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.agents.services import agent_writes_record
-from apps.common.api.exceptions import ApiError, Conflict, PayloadTooLarge, first_message, plain_details
+from apps.common.api.exceptions import (
+    ApiError,
+    Conflict,
+    PayloadTooLarge,
+    first_message,
+    plain_details,
+    under_sent_keys,
+)
 
 CREATED = "created"
 UPDATED = "updated"
@@ -55,13 +62,6 @@ class IngestSerializer(serializers.Serializer):
     @classmethod
     def prepare_context(cls, items: list[dict], context: dict) -> None:
         """Load what validation looks up (exchanges, decisions) once for the whole batch."""
-
-
-def _rename(errors: Any, used: dict[str, str]) -> Any:
-    """Report errors under the key the client sent (clientOrderId, not client_order_id)."""
-    if not isinstance(errors, dict):
-        return errors
-    return {used.get(k, k): v for k, v in errors.items()}
 
 
 def ingest(
@@ -119,7 +119,7 @@ def ingest(
         try:
             validated.append(serializer.run_validation(data))
         except serializers.ValidationError as exc:
-            errors[index] = _rename(serializers.as_serializer_error(exc), aliases_used[index])
+            errors[index] = under_sent_keys(serializers.as_serializer_error(exc), aliases_used[index])
             validated.append(None)
     if errors:
         _raise_item_errors(errors, many=many, total=len(items), label=label, status_code=400)
@@ -131,7 +131,7 @@ def ingest(
     def refused(index: int, exc: Exception) -> None:
         if isinstance(exc, DjangoValidationError):
             details = plain_details(serializers.as_serializer_error(exc))
-            invalid_errors[index] = _rename(details, aliases_used[index])
+            invalid_errors[index] = under_sent_keys(details, aliases_used[index])
         elif isinstance(exc, conflicts):
             field = getattr(exc, "field", None) or "non_field_errors"
             conflict_errors[index] = {aliases_used[index].get(field, field): [str(exc)]}

@@ -8,6 +8,8 @@ PostgreSQL unreachable (or restarting) is a 503 the agent can retry, never a 500
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -97,6 +99,27 @@ def plain_details(details: Any) -> Any:
     if isinstance(details, list):
         return [plain_details(v) for v in details]
     return str(details)
+
+
+def under_sent_keys(errors: Any, sent: Mapping[str, str]) -> Any:
+    """Errors keyed by the seed's field names, under the key the client sent instead (clientOrderId, not
+    client_order_id; tags, not situation_tags). `sent` maps a field to the alias the client used."""
+    if not isinstance(errors, dict) or not sent:
+        return errors
+    return {sent.get(key, key): value for key, value in errors.items()}
+
+
+@contextmanager
+def errors_as_sent(sent: Mapping[str, str]) -> Iterator[None]:
+    """Validation errors raised in the block, by a serializer or by a service, reported under the keys the
+    client sent: a service names the seed's fields, which the client may never have written."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        detail = under_sent_keys(plain_details(as_serializer_error(exc)), sent)
+        raise exceptions.ValidationError(detail=detail) from exc
+    except exceptions.ValidationError as exc:
+        raise exceptions.ValidationError(detail=under_sent_keys(exc.detail, sent)) from exc
 
 
 def _translate(exc: Exception) -> Exception:

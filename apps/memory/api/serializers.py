@@ -46,9 +46,11 @@ class ExperienceCreateSerializer(IngestSerializer):
     datetime = serializers.DateTimeField(required=False, allow_null=True)
 
 
-class ExperiencePatchSerializer(serializers.Serializer):
+class ExperiencePatchSerializer(IngestSerializer):
     """The review of an experience: only the fields sent change. Any other field is refused by name
     rather than ignored, so an agent never believes it changed an outcome or a PnL."""
+
+    aliases = {"situation_tags": "tags"}
 
     reflection = serializers.CharField(max_length=200_000, required=False, allow_null=True, allow_blank=True)
     lessons_learned = TextListField(required=False, allow_null=True)
@@ -57,8 +59,6 @@ class ExperiencePatchSerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            if "tags" in data and "situation_tags" not in data:
-                data = {("situation_tags" if key == "tags" else key): value for key, value in data.items()}
             fixed = sorted(set(data) - set(self.fields))
             if fixed:
                 message = (

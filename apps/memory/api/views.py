@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from apps.agents.api.idempotency import IDEMPOTENCY_PARAM, idempotent
 from apps.agents.models import WriteAction
 from apps.agents.services import agent_writes_record
-from apps.common.api.exceptions import ServiceUnavailable
+from apps.common.api.exceptions import ServiceUnavailable, errors_as_sent
 from apps.common.api.filters import UtcDateTimeFilter
 from apps.common.api.viewsets import RecordViewSet
 from apps.memory.models import Experience, Outcome
@@ -86,18 +86,18 @@ class ExperienceViewSet(RecordViewSet):
                 raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
             data, used = s.ExperienceCreateSerializer.normalise(request.data)
             serializer = s.ExperienceCreateSerializer(data=data, context={"request": request})
-            if not serializer.is_valid():
-                raise serializers.ValidationError({used.get(k, k): v for k, v in serializer.errors.items()})
-            fields = dict(serializer.validated_data)
-            fields.setdefault("id", f"exp_{uuid.uuid4().hex}")
-            with transaction.atomic():
-                experience = experience_create(**fields)
-                agent_writes_record(
-                    agent=request.user,
-                    resource="experiences",
-                    action=WriteAction.CREATED,
-                    object_ids=[experience.pk],
-                )
+            with errors_as_sent(used):
+                serializer.is_valid(raise_exception=True)
+                fields = dict(serializer.validated_data)
+                fields.setdefault("id", f"exp_{uuid.uuid4().hex}")
+                with transaction.atomic():
+                    experience = experience_create(**fields)
+                    agent_writes_record(
+                        agent=request.user,
+                        resource="experiences",
+                        action=WriteAction.CREATED,
+                        object_ids=[experience.pk],
+                    )
             experience.refresh_from_db()
             return Response(s.ExperienceSerializer(experience).data, status=status.HTTP_201_CREATED)
 
@@ -110,23 +110,27 @@ class ExperienceViewSet(RecordViewSet):
     )
     def partial_update(self, request, *args, **kwargs):
         experience = self.get_object()
-        serializer = s.ExperiencePatchSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        given = serializer.validated_data
-        with transaction.atomic():
-            updated = experience_annotate(
-                experience=experience,
-                reflection=given.get("reflection", UNSET),
-                lessons_learned=given.get("lessons_learned", UNSET),
-                situation_tags=given.get("situation_tags", UNSET),
-                importance_score=given.get("importance_score", UNSET),
-            )
-            agent_writes_record(
-                agent=request.user,
-                resource="experiences",
-                action=WriteAction.UPDATED,
-                object_ids=[updated.pk],
-            )
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        data, used = s.ExperiencePatchSerializer.normalise(request.data)
+        serializer = s.ExperiencePatchSerializer(data=data, context={"request": request})
+        with errors_as_sent(used):
+            serializer.is_valid(raise_exception=True)
+            given = serializer.validated_data
+            with transaction.atomic():
+                updated = experience_annotate(
+                    experience=experience,
+                    reflection=given.get("reflection", UNSET),
+                    lessons_learned=given.get("lessons_learned", UNSET),
+                    situation_tags=given.get("situation_tags", UNSET),
+                    importance_score=given.get("importance_score", UNSET),
+                )
+                agent_writes_record(
+                    agent=request.user,
+                    resource="experiences",
+                    action=WriteAction.UPDATED,
+                    object_ids=[updated.pk],
+                )
         updated.refresh_from_db()
         return Response(s.ExperienceSerializer(updated).data)
 
