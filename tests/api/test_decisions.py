@@ -1,5 +1,7 @@
 """POST/GET /api/v1/decisions/, and the Idempotency-Key on creates."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from apps.agents.models import AgentWrite, IdempotencyKey
@@ -119,3 +121,17 @@ def test_filter_and_paginate(api, django_assert_max_num_queries):
 
     assert len(strategic["results"]) == 2
     assert len(page["results"]) == 4 and page["next"]
+
+
+def test_since_is_inclusive_and_until_exclusive_on_moments(api):
+    """docs/api.md: on records stamped with a moment, `since` includes it and `until` does not."""
+    for moment in ("2026-02-28T23:59:59", "2026-03-01T00:00:00", "2026-03-31T23:59:59", "2026-04-01T00:00:00"):
+        at = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+        DecisionFactory(id=f"dec_{moment}", datetime=at, timestamp=int(at.timestamp() * 1000))
+
+    response = api.get("/api/v1/decisions/?since=2026-03-01T00:00:00Z&until=2026-04-01T00:00:00Z")
+
+    assert sorted(r["id"] for r in response.json()["results"]) == [
+        "dec_2026-03-01T00:00:00",
+        "dec_2026-03-31T23:59:59",
+    ]

@@ -1,5 +1,6 @@
 """POST/GET /api/v1/portfolio-snapshots/: one per exchange and day, upserted."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -63,3 +64,13 @@ def test_list_and_filter(api, binance, okx):
     response = api.get("/api/v1/portfolio-snapshots/?exchange=okx")
 
     assert response.json()["count"] == 1 and response.json()["results"][0]["exchange"] == "okx"
+
+
+def test_since_and_until_are_dates_and_both_inclusive(api, binance):
+    """docs/api.md: snapshots are per day, so `until=2026-03-31` includes the 31st (moments' `until` does not)."""
+    for day in ("2026-02-28", "2026-03-01", "2026-03-31", "2026-04-01"):
+        PortfolioSnapshotFactory(exchange=binance, snapshot_date=date.fromisoformat(day))
+
+    response = api.get("/api/v1/portfolio-snapshots/?since=2026-03-01&until=2026-03-31")
+
+    assert sorted(r["snapshot_date"] for r in response.json()["results"]) == ["2026-03-01", "2026-03-31"]
