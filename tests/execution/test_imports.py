@@ -111,7 +111,7 @@ def test_malformed_lines_are_rejected_with_line_and_reason_and_the_rest_imported
     out, err = run(path, "--exchange", "binance")
     assert sorted(Trade.objects.values_list("id", flat=True)) == ["t1", "t9"]
     assert "line 2: not valid JSON" in err
-    assert "line 3: side 'hold' is not one of buy, sell" in err
+    assert "line 3: side: 'hold' is not one of: buy, sell." in err
     assert "line 4: amount must be greater than zero" in err
     assert "line 5: price 1e13 does not fit NUMERIC(20, 8)" in err
     assert "line 6: timestamp 1767225600 is before 2001" in err

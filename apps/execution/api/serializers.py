@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rest_framework import serializers
@@ -11,37 +12,54 @@ from apps.common.api.fields import JsonBlobField, MoneyField, RatioField, Timest
 from apps.common.clock import to_ms
 from apps.decisions.models import Decision
 from apps.exchanges.api.fields import ExchangeNameField, prefetch_exchanges
+from apps.execution import ccxt
 from apps.execution.models import CurrentPosition, Order, OrderStatus, OrderType, Position, Side, Trade
-
-from . import ccxt
 
 DECISIONS_KEY = "known_decision_ids"
 
 
-class LenientChoiceField(serializers.ChoiceField):
-    """A choice after mapping ccxt's spelling onto the seed's, with the allowed values in the error."""
+class VocabularyChoiceField(serializers.ChoiceField):
+    """A choice read through ccxt's vocabulary (apps.execution.ccxt), with its refusal as the error."""
 
-    def __init__(self, *, mapper, **kwargs: Any) -> None:
+    def __init__(self, *, term: Callable[[Any], str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.mapper = mapper
+        self.term = term
 
     def to_internal_value(self, data: Any) -> str:
-        mapped = self.mapper(data)
-        if isinstance(mapped, str) and mapped in self.choices:
-            return mapped
-        allowed = ", ".join(str(c) for c in self.choices)
-        raise serializers.ValidationError(f"{str(data)[:50]!r} is not one of: {allowed}.")
+        try:
+            return self.term(data)
+        except ccxt.VocabularyError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class _Refused:
+    """A value the vocabulary refused while the item was normalised; its field reports the reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 class FeeField(MoneyField):
+    """The fee `ccxt.fee` read from `fee`/`fees`."""
+
     def to_internal_value(self, data: Any):
-        if isinstance(data, dict) and "__several_currencies__" in data:
-            currencies = ", ".join(data["__several_currencies__"])
-            raise serializers.ValidationError(
-                f"`fees` are in several currencies ({currencies}); the seed records one fee. "
-                "Send `fee: {cost, currency}` with the one to record."
-            )
+        if isinstance(data, _Refused):
+            raise serializers.ValidationError(data.reason)
         return super().to_internal_value(data)
+
+
+def _normalise_fee(item: dict) -> None:
+    """ccxt's `fee: {cost, currency}` (or its `fees` list) onto the seed's `fee` and `fee_currency`."""
+    try:
+        cost, currency = ccxt.fee(
+            fee=item.get("fee"), fees=item.pop("fees", None), fee_currency=item.get("fee_currency")
+        )
+    except ccxt.VocabularyError as exc:
+        item["fee"] = _Refused(str(exc))
+        return
+    item["fee"] = cost
+    if currency is not None:
+        item["fee_currency"] = currency
 
 
 def _timestamp(attrs: dict) -> None:
@@ -59,8 +77,9 @@ class OrderIngestSerializer(IngestSerializer):
     """One order as ccxt returns it (fetchOrder, createOrder, watchOrders), or in the seed's names.
 
     Plus `exchange` (the ccxt id; or `?exchange=` on the URL for the whole body) and optionally
-    `decision_id`. ccxt statuses map to the seed's: closed -> filled, canceled/cancelled ->
-    canceled, open with a filled amount -> partially_filled. `remaining` is derived (amount - filled).
+    `decision_id`. Statuses, types, sides, fees and client order ids are read through ccxt's
+    vocabulary (apps.execution.ccxt), as the import reads them; an open order with a filled amount is
+    partially_filled (the order service). `remaining` is derived (amount - filled).
     """
 
     aliases = {
@@ -82,11 +101,15 @@ class OrderIngestSerializer(IngestSerializer):
         help_text="ccxt's clientOrderId; the key an order is upserted on (the exchange's id if absent).",
     )
     symbol = serializers.CharField(max_length=20)
-    side = LenientChoiceField(choices=Side.choices, mapper=lambda v: v.lower() if isinstance(v, str) else v)
-    type = LenientChoiceField(choices=OrderType.choices, mapper=ccxt.order_type)
-    status = LenientChoiceField(
+    side = VocabularyChoiceField(choices=Side.choices, term=ccxt.side)
+    type = VocabularyChoiceField(
+        choices=OrderType.choices,
+        term=ccxt.order_type,
+        help_text="The seed's six, or an exchange's word for one (limit_maker, post_only, stop_market...).",
+    )
+    status = VocabularyChoiceField(
         choices=OrderStatus.choices,
-        mapper=ccxt.order_status,
+        term=ccxt.order_status,
         help_text="ccxt's (open, closed, canceled, expired, rejected) or the seed's.",
     )
     amount = MoneyField(positive=True)
@@ -95,7 +118,11 @@ class OrderIngestSerializer(IngestSerializer):
     price = MoneyField(required=False, allow_null=True)
     average = MoneyField(required=False, allow_null=True)
     cost = MoneyField(required=False, allow_null=True)
-    fee = FeeField(required=False, allow_null=True, help_text="A number, or ccxt's {cost, currency}.")
+    fee = FeeField(
+        required=False,
+        allow_null=True,
+        help_text="A number, or ccxt's {cost, currency} (or `fees`).",
+    )
     fee_currency = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True)
     stop_price = MoneyField(required=False, allow_null=True, help_text="ccxt's stopPrice or triggerPrice.")
     take_profit_price = MoneyField(required=False, allow_null=True)
@@ -115,7 +142,7 @@ class OrderIngestSerializer(IngestSerializer):
             if item.get("stop_price") is None:
                 item["stop_price"] = trigger
                 used["stop_price"] = "triggerPrice"
-        ccxt.apply_fee(item)
+        _normalise_fee(item)
         return item, used
 
     @classmethod
@@ -205,11 +232,15 @@ class TradeIngestSerializer(IngestSerializer):
         help_text="ccxt's `order`: the exchange's id of the order filled (recorded first).",
     )
     symbol = serializers.CharField(max_length=20)
-    side = LenientChoiceField(choices=Side.choices, mapper=lambda v: v.lower() if isinstance(v, str) else v)
+    side = VocabularyChoiceField(choices=Side.choices, term=ccxt.side)
     price = MoneyField()
     amount = MoneyField(positive=True)
     cost = MoneyField(required=False, allow_null=True, help_text="Defaults to price x amount.")
-    fee = FeeField(required=False, allow_null=True, help_text="A number, or ccxt's {cost, currency}.")
+    fee = FeeField(
+        required=False,
+        allow_null=True,
+        help_text="A number, or ccxt's {cost, currency} (or `fees`).",
+    )
     fee_currency = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True)
     timestamp = TimestampField(required=False, allow_null=True)
     datetime = serializers.DateTimeField(required=False, allow_null=True)
@@ -218,7 +249,7 @@ class TradeIngestSerializer(IngestSerializer):
     @classmethod
     def normalise(cls, item: dict) -> tuple[dict, dict[str, str]]:
         item, used = super().normalise(item)
-        ccxt.apply_fee(item)
+        _normalise_fee(item)
         return item, used
 
     @classmethod
@@ -275,8 +306,8 @@ class PositionIngestSerializer(IngestSerializer):
 
     exchange = ExchangeNameField()
     symbol = serializers.CharField(max_length=20)
-    side = LenientChoiceField(
-        choices=Side.choices, mapper=ccxt.position_side, help_text="buy/sell, or ccxt's long/short."
+    side = VocabularyChoiceField(
+        choices=Side.choices, term=ccxt.position_side, help_text="buy/sell, or ccxt's long/short."
     )
     amount = MoneyField(positive=True)
     entry_price = MoneyField()

@@ -9,7 +9,9 @@ the rest with INSERT ... SELECT ... ON CONFLICT DO NOTHING, so importing the sam
 nothing the second time. Existing rows are never rewritten: the import only adds what is missing.
 
 A record is an order when it has a `status` (ccxt's order structure), a trade otherwise (ccxt's
-trade structure); orders are merged before trades, so one file may hold both.
+trade structure); orders are merged before trades, so one file may hold both. Statuses, types, sides,
+fees and client order ids are read through ccxt's vocabulary (apps.execution.ccxt), as the API reads
+them, so a file line and an API post of the same ccxt structure are accepted or refused alike.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from django.db import connection, transaction
 
 from apps.common.clock import from_ms, to_ms
 from apps.exchanges.models import Exchange
-from apps.execution.models import OrderStatus, OrderType, Side
+from apps.execution import ccxt
+from apps.execution.services.orders import order_effective_status
 
 BATCH_SIZE = 5_000
 MAX_REPORTED_REJECTIONS = 1_000
@@ -36,18 +39,6 @@ MONEY_SCALE = Decimal("0.00000001")
 MONEY_LIMIT = Decimal(10) ** 12  # NUMERIC(20, 8): twelve digits before the point
 # ccxt timestamps are milliseconds; anything before September 2001 is almost surely seconds.
 MIN_TIMESTAMP_MS = 1_000_000_000_000
-
-# ccxt's unified order statuses, and the schema's own, onto the schema's list.
-STATUS_MAP = {
-    "closed": OrderStatus.FILLED,
-    "cancelled": OrderStatus.CANCELED,
-    **{value: OrderStatus(value) for value in OrderStatus.values},
-}
-
-# Computed once: Django's `.values` builds a new list on every access, once per line adds up.
-SIDES = tuple(Side.values)
-ORDER_TYPES = tuple(OrderType.values)
-ORDER_STATUSES = tuple(OrderStatus.values)
 
 STAGE = "import_stage"
 SOURCE = "__source__"  # the record's JSON text, kept beside the parsed record
@@ -239,24 +230,33 @@ def _moment(record: dict) -> tuple[int, datetime]:
 
 
 def _fee(record: dict) -> tuple[Decimal | None, str | None]:
-    fee = record.get("fee")
-    if isinstance(fee, dict):
-        cost = _money(record, "fee", value=fee.get("cost"))
-        currency = _text({"fee currency": fee.get("currency")}, "fee currency", max_length=10, required=False)
-        return cost, currency
-    cost = _money(record, "fee")
-    currency = _text(record, "fee_currency", max_length=10, required=False, alias="feeCurrency")
+    """ccxt's `fee` / `fees` (or the seed's `fee` and `fee_currency`) as the vocabulary reads them."""
+    explicit = record.get("fee_currency")
+    try:
+        cost, currency = ccxt.fee(
+            fee=record.get("fee"),
+            fees=record.get("fees"),
+            fee_currency=explicit if explicit is not None else record.get("feeCurrency"),
+        )
+    except ccxt.VocabularyError as exc:
+        raise Rejected(f"fee: {exc}") from None
+    if cost is not None:
+        cost = _money(record, "fee", value=cost)  # signed: a negative fee is a maker rebate
+    currency = _text({"fee currency": currency}, "fee currency", max_length=10, required=False)
     return cost, currency
 
 
-def _choice(record: dict, key: str, choices: Iterable[str], *, mapping: dict | None = None) -> str:
+def _term(record: dict, key: str, term: Callable[[str], str]) -> str:
+    """A side, type or status in the seed's words, through ccxt's vocabulary."""
     value = _text(record, key, max_length=40)
-    value = value.lower()
-    if mapping is not None:
-        value = mapping.get(value, value)
-    if value not in choices:
-        raise Rejected(f"{key} {value!r} is not one of {', '.join(choices)}")
-    return value
+    try:
+        return term(value)
+    except ccxt.VocabularyError as exc:
+        raise Rejected(f"{key}: {exc}") from None
+
+
+def _client_order_id(record: dict) -> str | None:
+    return _text(record, "clientOrderId", max_length=100, required=False, alias="client_order_id")
 
 
 def _source(record: dict) -> str | None:
@@ -270,20 +270,20 @@ def _source(record: dict) -> str | None:
 
 def _order_row(line_no: int, record: dict) -> tuple:
     order_id = _text(record, "id", max_length=100)
-    client_order_id = _text(record, "clientOrderId", max_length=100, required=False, alias="client_order_id")
+    client_order_id = _client_order_id(record)
     amount = _money(record, "amount", required=True, positive=True)
     filled = _money(record, "filled", minimum=Decimal(0))
-    status = _choice(record, "status", ORDER_STATUSES, mapping=STATUS_MAP)
-    if status == OrderStatus.OPEN and filled:
-        status = OrderStatus.PARTIALLY_FILLED
+    status = order_effective_status(
+        status=_term(record, "status", ccxt.order_status), filled=filled or Decimal(0)
+    )
     fee, fee_currency = _fee(record)
     timestamp, moment = _moment(record)
     return (
         line_no, "order", order_id, None,
         client_order_id or order_id,  # the column is NOT NULL UNIQUE; ccxt often has no client id
         _text(record, "symbol", max_length=20),
-        _choice(record, "side", SIDES),
-        _choice(record, "type", ORDER_TYPES),
+        _term(record, "side", ccxt.side),
+        _term(record, "type", ccxt.order_type),
         status,
         _money(record, "price", minimum=Decimal(0)),
         amount,
@@ -322,7 +322,7 @@ def _trade_row(line_no: int, record: dict) -> tuple:
         _text(record, "order", max_length=100, required=False, alias="order_id"),
         None,
         _text(record, "symbol", max_length=20),
-        _choice(record, "side", SIDES),
+        _term(record, "side", ccxt.side),
         None, None,
         price, amount, cost, None, None, None,
         fee, fee_currency, None, None, None,
