@@ -11,9 +11,10 @@ from pathlib import Path
 import ccxt
 import pytest
 
+from apps.exchanges.models import Exchange
 from apps.execution.models import Order, Trade
 from apps.system_events.models import SystemEvent
-from tests.factories import ExchangeFactory
+from tests.factories import ExchangeFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -69,10 +70,10 @@ def _offline(name: str):
     return exchange
 
 
-def _parsed(name: str) -> tuple[list[dict], list[dict]]:
+def _parsed(name: str, fixture: str | None = None) -> tuple[list[dict], list[dict]]:
     """The recorded replies through ccxt's parse_order / parse_trade, as an agent would hold them."""
     exchange = _offline(name)
-    raw = json.loads((RAW / f"{name}.json").read_text())
+    raw = json.loads((RAW / f"{fixture or name}.json").read_text())
     if isinstance(raw["orders"], dict):  # Kraken keys its results by txid
         orders = [exchange.parse_order(exchange.extend({"id": k}, v)) for k, v in raw["orders"].items()]
         trades = [exchange.parse_trade(exchange.extend({"id": k}, v)) for k, v in raw["trades"].items()]
@@ -173,3 +174,26 @@ def test_the_binance_history_moves_through_the_state_machine(api):
     assert statuses == ["open", "partially_filled", "filled"]
     assert stale.status_code == 409  # the NEW reply arriving late cannot reopen a filled order
     assert SystemEvent.objects.filter(related_order_id="28457").count() == 3
+
+
+def test_an_okx_maker_rebate_is_recorded_as_the_negative_fee_ccxt_reports(api, okx):
+    # OKX reports a maker's rebate as a positive `fee`; ccxt's parser turns it into a negative fee.cost.
+    orders, trades = _parsed("okx", "okx_rebate")
+    _, earlier_fills = _parsed("okx")
+    assert trades[0]["fee"] == {"cost": -0.0092, "currency": "USDT"}
+    assert earlier_fills[0]["fee"]["cost"] > 0  # a fee charged, beside the rebate in one page
+
+    order = api.post("/api/v1/orders/?exchange=okx", orders[0], format="json")
+    OrderFactory(id=earlier_fills[0]["order"], exchange=Exchange.objects.get(name="okx"), symbol="ETH/USDT")
+    page = api.post("/api/v1/trades/?exchange=okx", [*earlier_fills, *trades], format="json")
+
+    assert order.status_code == 201, order.json()
+    assert page.status_code == 201, page.json()
+    assert page.json()["created"] == 2
+    recorded = Order.objects.select_related("exchange").get(pk=orders[0]["id"])
+    assert_order_matches(orders[0], recorded, "okx")
+    assert (recorded.fee, recorded.fee_currency) == (Decimal("-0.0092"), "USDT")
+    fill = Trade.objects.select_related("exchange").get(pk=trades[0]["id"])
+    assert_trade_matches(trades[0], fill, "okx")
+    assert (fill.fee, fill.fee_currency) == (Decimal("-0.0092"), "USDT")
+    assert page.json()["results"][1]["fee"] == "-0.00920000"

@@ -49,6 +49,7 @@ FEES = [
         ("0.2", "USDT"),
         id="fees-entry-without-cost",
     ),
+    pytest.param({"fee": {"cost": "-0.0092", "currency": "USDT"}}, ("-0.0092", "USDT"), id="maker-rebate"),
     pytest.param({"fee": None, "fees": []}, (None, None), id="no-fee"),
 ]
 

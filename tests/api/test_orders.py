@@ -121,6 +121,17 @@ def test_the_fee_object_and_the_fees_list_fill_fee_and_currency(api, binance):
     assert Order.objects.values_list("fee", "fee_currency").get(pk="2") == (Decimal("0.15"), "USDT")
 
 
+def test_a_maker_rebate_is_a_negative_fee_recorded_exactly(api, binance):
+    rebate = {"cost": -0.0092, "currency": "USDT"}
+    order = ccxt_order(status="closed", filled=0.012, fee=rebate, fees=[rebate])
+
+    response = api.post("/api/v1/orders/", order, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["fee"] == "-0.00920000"
+    assert Order.objects.values_list("fee", "fee_currency").get(pk="28457") == (Decimal("-0.0092"), "USDT")
+
+
 def test_fees_in_several_currencies_are_refused_with_what_to_send(api, binance):
     fees = [{"cost": "0.1", "currency": "USDT"}, {"cost": "0.001", "currency": "BNB"}]
 

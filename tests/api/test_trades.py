@@ -91,6 +91,32 @@ def test_a_trade_of_an_unrecorded_order_is_refused_with_what_to_do(api, binance)
     assert not Trade.objects.exists()
 
 
+def test_a_maker_rebate_is_a_negative_fee_recorded_exactly(api, order):
+    rebate = {"cost": -0.0092, "currency": "USDT"}
+
+    response = api.post("/api/v1/trades/", ccxt_trade(fee=rebate, fees=[rebate]), format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["fee"] == "-0.00920000"
+    assert Trade.objects.values_list("fee", "fee_currency").get(pk="9001") == (Decimal("-0.0092"), "USDT")
+
+
+def test_one_rebate_fill_in_a_fetch_my_trades_page_does_not_refuse_the_page(api, order):
+    rebate = {"cost": "-0.00000123", "currency": "BTC"}
+    page = [
+        ccxt_trade(id="9001"),
+        ccxt_trade(id="9002", takerOrMaker="maker", fee=rebate, fees=[rebate]),
+        ccxt_trade(id="9003"),
+    ]
+
+    response = api.post("/api/v1/trades/", page, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["created"] == 3
+    fees = dict(Trade.objects.values_list("id", "fee"))
+    assert fees == {"9001": Decimal("0.000005"), "9002": Decimal("-0.00000123"), "9003": Decimal("0.000005")}
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [

@@ -40,7 +40,11 @@ class _Refused:
 
 
 class FeeField(MoneyField):
-    """The fee `ccxt.fee` read from `fee`/`fees`."""
+    """The fee `ccxt.fee` read from `fee`/`fees`: signed, because ccxt reports a maker rebate as a
+    negative fee, and the vocabulary keeps it (no fee is refused for its sign)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(signed=True, **kwargs)
 
     def to_internal_value(self, data: Any):
         if isinstance(data, _Refused):
@@ -121,7 +125,7 @@ class OrderIngestSerializer(IngestSerializer):
     fee = FeeField(
         required=False,
         allow_null=True,
-        help_text="A number, or ccxt's {cost, currency} (or `fees`).",
+        help_text="A number, or ccxt's {cost, currency} (or `fees`); negative for a maker rebate.",
     )
     fee_currency = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True)
     stop_price = MoneyField(required=False, allow_null=True, help_text="ccxt's stopPrice or triggerPrice.")
@@ -239,7 +243,7 @@ class TradeIngestSerializer(IngestSerializer):
     fee = FeeField(
         required=False,
         allow_null=True,
-        help_text="A number, or ccxt's {cost, currency} (or `fees`).",
+        help_text="A number, or ccxt's {cost, currency} (or `fees`); negative for a maker rebate.",
     )
     fee_currency = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True)
     timestamp = TimestampField(required=False, allow_null=True)
