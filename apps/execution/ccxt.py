@@ -45,6 +45,12 @@ TYPE_SYNONYMS: dict[str, OrderType] = {
 # ccxt's position structure says long/short where an order or a trade says buy/sell.
 POSITION_SIDE_SYNONYMS: dict[str, Side] = {"long": Side.BUY, "short": Side.SELL}
 
+# Client order ids that mean "none": ccxt's Kraken parser reports the order's `userref` as its
+# clientOrderId, and an order placed without one has userref 0, so every such order arrives as "0".
+# Keyed on "0", the second of them would collide with the first; absent, each is keyed on the
+# exchange's own order id, as every order without a client id is.
+PLACEHOLDER_CLIENT_ORDER_IDS = frozenset({"", "0"})
+
 SEVERAL_CURRENCIES = (
     "`fees` are in several currencies ({currencies}); the seed records one fee. "
     "Send `fee: {{cost, currency}}` with the one to record."
@@ -115,6 +121,21 @@ def position_side(value: Any) -> Side:
     if found is None:
         raise _unknown(value, Side)
     return found
+
+
+def client_order_id(value: Any) -> Any:
+    """None when ccxt's clientOrderId is a placeholder ("0", empty), else the value as sent.
+
+    The caller then keys the order on the exchange's order id, as for any order without a client
+    id. Whether what is left is valid text is the caller's check.
+    """
+    if value is None:
+        return None
+    if type(value) is str:
+        return None if value.strip() in PLACEHOLDER_CLIENT_ORDER_IDS else value
+    if type(value) is int and value == 0:  # a raw Kraken userref
+        return None
+    return value
 
 
 def _cost(value: Any) -> Decimal | None:

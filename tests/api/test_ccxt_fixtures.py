@@ -13,6 +13,7 @@ import pytest
 
 from apps.exchanges.models import Exchange
 from apps.execution.models import Order, Trade
+from apps.execution.services.imports import trades_import
 from apps.system_events.models import SystemEvent
 from tests.factories import ExchangeFactory, OrderFactory
 
@@ -197,3 +198,40 @@ def test_an_okx_maker_rebate_is_recorded_as_the_negative_fee_ccxt_reports(api, o
     assert_trade_matches(trades[0], fill, "okx")
     assert (fill.fee, fill.fee_currency) == (Decimal("-0.0092"), "USDT")
     assert page.json()["results"][1]["fee"] == "-0.00920000"
+
+
+def _kraken_orders_without_client_ids() -> list[dict]:
+    orders, _ = _parsed("kraken", "kraken_userref")
+    # ccxt takes Kraken's userref for the clientOrderId: 0 for every order placed without one.
+    assert [o["clientOrderId"] for o in orders] == ["0", "0"]
+    return orders
+
+
+def test_kraken_orders_placed_without_a_client_id_are_keyed_on_their_own_ids(api, kraken):
+    orders = _kraken_orders_without_client_ids()
+
+    first = [api.post("/api/v1/orders/?exchange=kraken", order, format="json") for order in orders]
+    again = [api.post("/api/v1/orders/?exchange=kraken", order, format="json") for order in orders]
+
+    assert [r.status_code for r in first] == [201, 201], [r.json() for r in first]
+    assert [r.status_code for r in again] == [200, 200], [r.json() for r in again]  # no 409
+    rows = Order.objects.select_related("exchange").order_by("timestamp")
+    assert [(row.id, row.client_order_id) for row in rows] == [(o["id"], o["id"]) for o in orders]
+    for order, row in zip(orders, rows, strict=True):
+        assert_order_matches({**order, "clientOrderId": order["id"]}, row, "kraken")
+
+
+def test_kraken_orders_placed_without_a_client_id_are_imported_alike(kraken, tmp_path):
+    orders = _kraken_orders_without_client_ids()
+    path = tmp_path / "kraken-orders.jsonl"
+    path.write_text("".join(json.dumps(order) + "\n" for order in orders))
+
+    report = trades_import(path=path, exchange=kraken)
+    again = trades_import(path=path, exchange=kraken)
+
+    assert report.rejections == [] and report.orders_inserted == 2
+    assert again.rejections == [] and again.orders_present == 2
+    rows = Order.objects.select_related("exchange").order_by("timestamp")
+    assert [(row.id, row.client_order_id) for row in rows] == [(o["id"], o["id"]) for o in orders]
+    for order, row in zip(orders, rows, strict=True):
+        assert_order_matches({**order, "clientOrderId": order["id"]}, row, "kraken")

@@ -70,6 +70,14 @@ def test_unknown_words_are_refused_naming_what_is_accepted(term, value, message)
 
 
 @pytest.mark.parametrize(
+    ("value", "expected"),
+    [("0", None), ("", None), ("  ", None), (0, None), (None, None), ("agent-1", "agent-1"), (7, 7)],
+)
+def test_placeholder_client_order_ids_are_absent(value, expected):
+    assert ccxt.client_order_id(value) == expected
+
+
+@pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
         ({"fee": {"cost": 0.0012, "currency": "BNB", "rate": 0.001}}, (D("0.0012"), "BNB")),

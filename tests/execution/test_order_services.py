@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from apps.execution.models import Order, OrderStatus
 from apps.execution.services.orders import OrderConflict, order_upsert
 from apps.system_events.models import Severity, SystemEvent
-from tests.factories import ExchangeFactory
+from tests.factories import ExchangeFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +54,29 @@ def test_without_a_client_order_id_the_exchange_id_is_the_key(exchange):
 
     assert again.outcome == "updated"
     assert Order.objects.get().client_order_id == "o-1"
+
+
+@pytest.mark.parametrize("placeholder", ["0", ""])
+def test_a_placeholder_client_order_id_is_no_key(exchange, placeholder):
+    # ccxt's Kraken orders placed without a client id all arrive with clientOrderId "0"
+    upsert(exchange, order_id="OQCLML-1", client_order_id=placeholder)
+    upsert(exchange, order_id="OB5VMB-2", client_order_id=placeholder)
+
+    assert sorted(Order.objects.values_list("id", "client_order_id")) == [
+        ("OB5VMB-2", "OB5VMB-2"),
+        ("OQCLML-1", "OQCLML-1"),
+    ]
+
+
+def test_an_order_recorded_under_the_placeholder_earlier_is_the_same_order(exchange):
+    OrderFactory(id="OQCLML-1", client_order_id="0", exchange=exchange, symbol="BTC/USDT", side="buy")
+
+    result = upsert(exchange, order_id="OQCLML-1", client_order_id="0", status="filled", filled=Decimal("1"))
+
+    assert (result.outcome, result.previous_status) == ("updated", "open")
+    order = Order.objects.get()
+    assert (order.client_order_id, order.status) == ("OQCLML-1", OrderStatus.FILLED)
+    assert upsert(exchange, order_id="OB5VMB-2", client_order_id="0").outcome == "created"
 
 
 def test_the_forward_path_and_an_unchanged_repeat(exchange):

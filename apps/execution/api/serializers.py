@@ -102,7 +102,10 @@ class OrderIngestSerializer(IngestSerializer):
         max_length=100,
         required=False,
         allow_null=True,
-        help_text="ccxt's clientOrderId; the key an order is upserted on (the exchange's id if absent).",
+        help_text=(
+            "ccxt's clientOrderId; the key an order is upserted on. When absent, empty or 0 (ccxt's "
+            "placeholder for Kraken orders placed without one), the exchange's id stands in."
+        ),
     )
     symbol = serializers.CharField(max_length=20)
     side = VocabularyChoiceField(choices=Side.choices, term=ccxt.side)
@@ -146,6 +149,8 @@ class OrderIngestSerializer(IngestSerializer):
             if item.get("stop_price") is None:
                 item["stop_price"] = trigger
                 used["stop_price"] = "triggerPrice"
+        if "client_order_id" in item:
+            item["client_order_id"] = ccxt.client_order_id(item["client_order_id"])
         _normalise_fee(item)
         return item, used
 

@@ -256,7 +256,12 @@ def _term(record: dict, key: str, term: Callable[[str], str]) -> str:
 
 
 def _client_order_id(record: dict) -> str | None:
-    return _text(record, "clientOrderId", max_length=100, required=False, alias="client_order_id")
+    """ccxt's clientOrderId, None when absent or a placeholder ("0": Kraken's orders without one)."""
+    value = record.get("clientOrderId")
+    if value is None:
+        value = record.get("client_order_id")
+    value = ccxt.client_order_id(value)
+    return _text({"clientOrderId": value}, "clientOrderId", max_length=100, required=False)
 
 
 def _source(record: dict) -> str | None:

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 
 from apps.common.clock import from_ms
 from apps.exchanges.models import Exchange
+from apps.execution import ccxt
 from apps.execution.models import Order, OrderStatus, OrderType, Side
 from apps.system_events.models import Severity
 from apps.system_events.services import system_event_record
@@ -148,7 +149,8 @@ def order_upsert(
 ) -> OrderUpsertResult:
     """Record an order, or bring the recorded one up to date, keyed on `client_order_id`.
 
-    Without a client order id the exchange's id stands in for it. Terminal states (filled,
+    Without a client order id, or with one of ccxt's placeholders ("0", empty: see
+    apps.execution.ccxt.client_order_id), the exchange's id stands in for it. Terminal states (filled,
     canceled, rejected, expired) are final, the filled amount never decreases and an order never
     moves back before a state it reached: such a change raises OrderConflict and nothing is
     written. `remaining` is always amount - filled. Every accepted change of status, the first
@@ -158,7 +160,7 @@ def order_upsert(
     unique index deciding the race to insert it): one creates, the other updates.
     """
     filled = filled if filled is not None else Decimal(0)
-    client_order_id = client_order_id or order_id
+    client_order_id = ccxt.client_order_id(client_order_id) or order_id
     status = order_effective_status(status=status, filled=filled)
     _validate(status=status, amount=amount, filled=filled)
     values = {
@@ -197,7 +199,7 @@ def order_upsert(
         except IntegrityError:
             # Another request inserted it first (the unique index waited for it to commit), or the
             # exchange's id is already recorded under another client order id.
-            order = _locked(client_order_id)
+            order = _locked(client_order_id) or _recorded_under_placeholder(order_id, client_order_id)
             if order is None:
                 other = Order.objects.filter(pk=order_id).values_list("client_order_id", flat=True).first()
                 raise OrderConflict(
@@ -212,6 +214,9 @@ def order_upsert(
     _check_transition(order, status=status, filled=filled, amount=amount)
     previous = order.status
     changed = []
+    if order.client_order_id != client_order_id:  # a row keyed on a placeholder takes its real key
+        order.client_order_id = client_order_id
+        changed.append("client_order_id")
     for name in _UPDATABLE:
         new = values[name]
         if new is None:
@@ -233,6 +238,21 @@ def _locked(client_order_id: str) -> Order | None:
         Order.objects.select_for_update(of=("self",))
         .select_related("exchange")
         .filter(client_order_id=client_order_id)
+        .first()
+    )
+
+
+def _recorded_under_placeholder(order_id: str, client_order_id: str) -> Order | None:
+    """The order keyed on a placeholder client order id ("0") before placeholders were read as none.
+
+    Such a row (at most one: the column is unique) is the same order reported without a client id.
+    """
+    if client_order_id != order_id:
+        return None
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("exchange")
+        .filter(pk=order_id, client_order_id__in=ccxt.PLACEHOLDER_CLIENT_ORDER_IDS)
         .first()
     )
 
