@@ -4,10 +4,13 @@ rate limiter under threads, the decision cache, batches, and a Redis that is not
 import json
 import threading
 import time
+import uuid
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.test import override_settings
 
 from apps.common import redis as shared_redis
@@ -77,6 +80,42 @@ def test_values_are_json_with_decimals_as_text(redis_client):
     assert short_term.market_context_get(symbol="ETH/USDT") == {"price": "3000.10", "rsi": 55}
 
 
+@pytest.mark.parametrize("huge", [None, 2**70], ids=["orjson", "past-64-bits"])
+def test_values_read_back_as_the_standard_librarys_json_writes_them(redis_client, huge):
+    """orjson writes the values; what an agent reads must be byte for byte what json + Django's encoder wrote,
+    an integer orjson cannot take included."""
+    context = {
+        "price": Decimal("45000.10"),
+        "at": datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        "day": date(2026, 1, 2),
+        "run": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "note": "baisse de 3 % — 日本",
+        "levels": [1, 2.5, None, True],
+        "huge": huge,
+        7: "a number as a key",
+    }
+    expected = json.dumps(context, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+
+    assert short_term.market_context_set(symbol="BTC/USDT", context=context) is True
+
+    assert redis_client.get("market:context:BTC/USDT") == expected
+    assert short_term.market_context_get(symbol="BTC/USDT") == json.loads(expected)
+
+
+def test_what_cannot_be_json_is_refused_before_anything_is_written(redis_client):
+    with pytest.raises(TypeError):
+        short_term.market_context_set(symbol="BTC/USDT", context={"when": object()})
+    assert redis_client.get("market:context:BTC/USDT") is None
+
+
+def test_values_written_by_older_code_still_read(redis_client):
+    redis_client.set("market:context:BTC/USDT", '{"rsi": NaN, "big": 123456789012345678901234567890}')
+
+    value = short_term.market_context_get(symbol="BTC/USDT")
+
+    assert value["big"] == 123456789012345678901234567890 and value["rsi"] != value["rsi"]  # NaN
+
+
 def test_reads_of_absent_keys_are_misses():
     assert short_term.market_context_get(symbol="DOGE/USDT") is None
     assert short_term.trading_context_get() is None
@@ -140,6 +179,32 @@ def test_tickers_batch_replaces_the_snapshot_in_one_pipeline(redis_client):
     assert short_term.tickers_get_many(symbols=["BTC/USDT", "SOL/USDT"]) == {"BTC/USDT": {"last": "45100"}}
     assert short_term.ticker_get(symbol="BTC/USDT") == {"last": "45100"}
     assert 8 <= redis_client.ttl("market:ticker:BTC/USDT") <= 10
+
+
+def test_a_snapshot_of_thousands_of_tickers_is_whole_with_every_ttl(redis_client):
+    """Past the script's chunk of 2,000 hash fields: every symbol in the hash and under its own key."""
+    tickers = {f"C{n:04d}/USDT": {"last": str(n)} for n in range(4_321)}
+    redis_client.script_flush()
+
+    assert short_term.tickers_set_many(tickers=tickers) is True
+
+    assert redis_client.hlen("market:tickers") == 4_321
+    assert short_term.tickers_get_many() == {symbol: {"last": t["last"]} for symbol, t in tickers.items()}
+    assert short_term.ticker_get(symbol="C4320/USDT") == {"last": "4320"}
+    assert 8 <= redis_client.ttl("market:ticker:C0000/USDT") <= 10
+    assert 8 <= redis_client.ttl("market:tickers") <= 10
+
+
+def test_tickers_in_a_batch_go_with_the_other_writes(redis_client):
+    redis_client.script_flush()  # a server that has never seen the script (a restart, a failover)
+    with short_term.short_term_batch() as batch:
+        batch.tickers_set_many(tickers={"BTC/USDT": {"last": "45000"}})
+        batch.trading_context_set(context={"mode": "live"})
+
+    assert batch.written is True
+    assert short_term.ticker_get(symbol="BTC/USDT") == {"last": "45000"}
+    assert short_term.tickers_get_many() == {"BTC/USDT": {"last": "45000"}}
+    assert short_term.trading_context_get() == {"mode": "live"}
 
 
 def test_a_batch_writes_every_family_at_once(redis_client):
