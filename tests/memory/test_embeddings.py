@@ -51,6 +51,26 @@ def test_hashing_is_the_same_in_another_process(settings):
     assert json.loads(out.stdout) == here
 
 
+def test_the_api_and_the_hashing_embedder_load_neither_numpy_nor_httpx(settings):
+    """Each is ~20 MB in every API worker (bench/footprint.py); only the embedders needing them load them."""
+    script = (
+        "import sys, django; django.setup(); "
+        "from django.urls import get_resolver; get_resolver().url_patterns; "
+        "from apps.memory.services.embeddings import HashingEmbedder; "
+        "HashingEmbedder(dimension=64).embed_one('x'); "
+        "print(sorted({'numpy', 'httpx'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tradeoffice.settings.test"},
+        cwd=settings.BASE_DIR,
+    )
+    assert out.stdout.strip() == "[]"
+
+
 def test_hashing_puts_related_situations_closer_than_unrelated_ones():
     embedder = HashingEmbedder(dimension=384)
     query, related, unrelated = embedder.embed(

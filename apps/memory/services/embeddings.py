@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import re
 import threading
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import httpx
-import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from .errors import EmbeddingError
+
+if TYPE_CHECKING:
+    import httpx
 
 EMBEDDER_CHOICES = ("hashing", "openai", "sentence-transformers")
 HASHING_DEFAULT_DIMENSION = 384
@@ -80,7 +83,7 @@ class HashingEmbedder(Embedder):
         self.name = f"hashing-v{self.version}"
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return [self._vector(text).tolist() for text in texts]
+        return [self._vector(text) for text in texts]
 
     def _features(self, text: str) -> list[tuple[str, float]]:
         words = _WORD.findall(unicodedata.normalize("NFKC", text).lower())
@@ -100,17 +103,19 @@ class HashingEmbedder(Embedder):
         )
         return features
 
-    def _vector(self, text: str) -> np.ndarray:
-        vector = np.zeros(self.dimension, dtype=np.float64)
+    def _vector(self, text: str) -> list[float]:
+        # Plain floats, not numpy: a few hundred features a text, and the API's workers are spared
+        # loading numpy (20 MB each) for this alone.
+        vector = [0.0] * self.dimension
         for feature, weight in self._features(text):
             digest = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big")
             sign = 1.0 if digest >> 63 else -1.0
             vector[digest % self.dimension] += sign * weight
-        norm = np.linalg.norm(vector)
+        norm = math.sqrt(math.fsum(x * x for x in vector))
         if norm == 0.0:  # every feature cancelled out: astronomically rare, but never divide by 0
             vector[0] = 1.0
             norm = 1.0
-        return vector / norm
+        return [x / norm for x in vector]
 
 
 # --- OpenAI -------------------------------------------------------------------------------------
@@ -131,6 +136,10 @@ class OpenAIEmbedder(Embedder):
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        # Imported here, not at the top: httpx (and the CLI extras it loads when present) is ~20 MB in
+        # every API worker, and only this embedder needs it.
+        import httpx
+
         if not api_key:
             raise ImproperlyConfigured(
                 "MEMORY_EMBEDDER is 'openai' but OPENAI_API_KEY is not set. Set it, or use "
@@ -164,6 +173,8 @@ class OpenAIEmbedder(Embedder):
         body: dict = {"model": self.model, "input": texts, "encoding_format": "float"}
         if self._send_dimensions:
             body["dimensions"] = self.dimension
+        import httpx  # already loaded by __init__
+
         try:
             response = self._client.post("/embeddings", json=body)
         except httpx.HTTPError as exc:
@@ -231,7 +242,7 @@ class SentenceTransformerEmbedder(Embedder):
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         vectors = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
-        return np.asarray(vectors, dtype=np.float64).tolist()
+        return vectors.astype("float64").tolist()
 
 
 # --- the configured embedder ----------------------------------------------------------------------
