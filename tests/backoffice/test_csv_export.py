@@ -10,8 +10,8 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
+from apps.backoffice.admin import DECISION_CSV_FIELDS
 from apps.common.admin import stream_csv
-from apps.decisions.admin import DECISION_CSV_FIELDS
 from apps.execution.admin import ORDER_CSV_FIELDS, TRADE_CSV_FIELDS
 from apps.memory.admin import EXPERIENCE_CSV_FIELDS
 from tests.factories import DecisionFactory, ExperienceFactory, OrderFactory, TradeFactory
