@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install migrate clean-var bench soak fuzz
+.PHONY: run stop test lint install migrate clean-var bench soak fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,15 @@ lint: install
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-clean-var:
-	rm -rf var/
+# Stops this checkout's embedded PostgreSQL and Redis (those under $$TRADEOFFICE_VAR_DIR, else var/), found by
+# the PIDs they recorded there; without .venv none can have been started from here.
+stop:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m tradeoffice.embedded stop; \
+	else echo "No $(VENV)/: no embedded server was started from this checkout."; fi
+
+# Stops the embedded servers, then deletes their data (and the dev encryption key, Qdrant Edge's data).
+clean-var: stop
+	@dir="$${TRADEOFFICE_VAR_DIR:-var}"; rm -rf -- "$$dir" && echo "Deleted $$dir/."
 
 # Ten minutes of mixed agent traffic from 32 clients through gunicorn on private PostgreSQL and Redis
 # servers, each restarted once; fails on a lost acknowledged write or a 5xx outside the restarts.
