@@ -255,6 +255,8 @@ ADDED_TABLES = {
     "agents": "the trading agents allowed to call the API, with a digest of their token",
     "agent_idempotency_keys": "the first answer to an API create, replayed when the agent retries it",
     "agent_writes": "which agent created or changed which row through the API",
+    "reconciliation_runs": "each check of an exchange account against the record: status, counts, watermarks",
+    "reconciliation_discrepancies": "each difference a run found, both versions side by side, what was done",
 }
 
 

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "apps.decisions",
     "apps.memory",
     "apps.strategies",
+    "apps.reconciliation",
     "apps.system_events",
     "apps.operations",
     "apps.agents",
@@ -245,5 +246,6 @@ LOGGING = {
 from .api import *  # noqa: E402, F403
 from .memory import *  # noqa: E402, F403
 from .operations import *  # noqa: E402, F403
+from .reconciliation import *  # noqa: E402, F403
 from .scaling import *  # noqa: E402, F403
 from .security import *  # noqa: E402, F403

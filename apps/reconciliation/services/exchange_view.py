@@ -1,0 +1,164 @@
+"""What the exchange says about one account, through ccxt: orders, fills, balances, cash flows, positions.
+
+Each part is fetched on its own; a part whose fetch fails is marked failed with the scrubbed reason and is
+left absent, never empty: a failed fetch of open orders is not "no open orders", a failed balance fetch is
+not "flat". The comparison only looks at the parts that were fetched completely.
+
+Fills are fetched per symbol in time windows of RECONCILIATION_WINDOW_HOURS from each symbol's start,
+each window paginated by ccxt itself (`paginate`), and handed to the caller window by window, so memory
+holds one window whatever the account's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from apps.exchanges.client import ExchangeCallError, exchange_call
+
+HOUR_MS = 3_600_000
+
+
+@dataclass
+class Failure:
+    part: str  # e.g. "open orders", "fills of BTC/USDT"
+    kind: str  # ExchangeCallError.kind
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.part}: {self.message}"
+
+
+@dataclass
+class ExchangeView:
+    """The parts fetched so far; a part left None was not fetched (or its fetch failed)."""
+
+    markets: dict[str, Any] | None = None
+    open_orders: dict[str, dict] | None = None  # by order id
+    orders: dict[str, dict] = field(default_factory=dict)  # every order seen, by id (open ones included)
+    balances: dict[str, Decimal] | None = None  # total by asset
+    balances_at: int | None = None  # epoch ms of the balance fetch
+    deposits: list[dict] | None = None
+    withdrawals: list[dict] | None = None
+    positions: list[dict] | None = None
+    failures: list[Failure] = field(default_factory=list)
+    requests: int = 0
+
+    def failed(self, part: str, error: ExchangeCallError) -> None:
+        self.failures.append(Failure(part=part, kind=error.kind, message=str(error)))
+
+    @property
+    def authentication_refused(self) -> bool:
+        return any(f.kind == "authentication" for f in self.failures)
+
+
+def decimal(value: Any) -> Decimal | None:
+    """ccxt's number (a float parsed from the exchange's text) as the Decimal it was written as."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(str(value))
+
+
+class ExchangeReader:
+    """Reads one account through a ccxt client, filling an ExchangeView part by part."""
+
+    def __init__(self, client, *, now_ms: int) -> None:
+        self.client = client
+        self.now_ms = now_ms
+        self.view = ExchangeView()
+
+    def _call(self, part: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return exchange_call(self.client, method, *args, **kwargs)
+        except ExchangeCallError as error:
+            self.view.failed(part, error)
+            return None
+
+    def has(self, capability: str) -> bool:
+        return bool(self.client.has.get(capability))
+
+    def load_markets(self) -> bool:
+        markets = self._call("markets", "load_markets")
+        if markets is not None:
+            self.view.markets = markets
+        return markets is not None
+
+    def open_orders(self) -> None:
+        orders = self._call("open orders", "fetch_open_orders")
+        if orders is not None:
+            self.view.open_orders = {o["id"]: o for o in orders}
+            self.view.orders.update(self.view.open_orders)
+
+    def orders_since(self, symbol: str, since_ms: int) -> bool:
+        """Closed and canceled orders of `symbol` since `since_ms`; True when fetched completely."""
+        method = "fetch_orders" if self.has("fetchOrders") else "fetch_closed_orders"
+        orders = self._call(f"orders of {symbol}", method, symbol, since_ms, None, {"paginate": True})
+        if orders is None:
+            return False
+        for order in orders:
+            self.view.orders.setdefault(order["id"], order)
+        return True
+
+    def order(self, order_id: str, symbol: str) -> dict | str | None:
+        """One order by id: its structure, "unknown" when the exchange has no such order, None on failure."""
+        try:
+            return exchange_call(self.client, "fetch_order", order_id, symbol)
+        except ExchangeCallError as error:
+            if error.kind == "not_found":
+                return "unknown"
+            self.view.failed(f"order {order_id}", error)
+            return None
+
+    def trade_windows(self, symbol: str, since_ms: int) -> Iterator[tuple[int, list[dict]]]:
+        """(window end, fills) for each window from `since_ms` to now, oldest first; stops at a failure
+        (recorded), so a caller that saw every window up to the last knows the fills are complete."""
+        window = max(1, settings.RECONCILIATION_WINDOW_HOURS) * HOUR_MS
+        start = since_ms
+        while start <= self.now_ms:
+            end = min(start + window - 1, self.now_ms)
+            trades = self._call(
+                f"fills of {symbol}",
+                "fetch_my_trades",
+                symbol,
+                start,
+                None,
+                {"until": end, "paginate": True},
+            )
+            if trades is None:
+                return
+            yield end, [t for t in trades if start <= (t.get("timestamp") or 0) <= end]
+            start = end + 1
+
+    def balances(self) -> None:
+        balance = self._call("balances", "fetch_balance")
+        if balance is None:
+            return
+        totals = balance.get("total") or {}
+        self.view.balances = {asset: decimal(total) or Decimal(0) for asset, total in totals.items()}
+        self.view.balances_at = balance.get("timestamp") or self.now_ms
+
+    def cash_flows(self, since_ms: int) -> None:
+        if self.has("fetchDeposits"):
+            deposits = self._call("deposits", "fetch_deposits", None, since_ms)
+            self.view.deposits = deposits
+        if self.has("fetchWithdrawals"):
+            withdrawals = self._call("withdrawals", "fetch_withdrawals", None, since_ms)
+            self.view.withdrawals = withdrawals
+
+    def positions(self, symbols: list[str]) -> None:
+        if not symbols or not self.has("fetchPositions"):
+            return
+        positions = self._call("positions", "fetch_positions", symbols)
+        if positions is not None:
+            self.view.positions = positions
+
+
+def contract_symbols(markets: dict[str, Any], symbols: Callable[[], list[str]]) -> list[str]:
+    """The derivatives among `symbols()` (positions are compared for those; spot holdings are balances)."""
+    return [s for s in symbols() if markets.get(s, {}).get("contract")]

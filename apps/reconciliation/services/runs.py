@@ -1,0 +1,413 @@
+"""A reconciliation run: one exchange account fetched, compared with the record, its differences kept.
+
+The run never changes the record by itself. It writes runs and discrepancies; the record changes only when a
+discrepancy is adopted (by an operator, or by RECONCILIATION_AUTO_ADOPT for missing fills and terminal
+statuses), through the services the API uses. A fetch that fails makes the run partial (or failed when
+nothing could be read) and what it would have shown is not compared: missing data never reads as
+"no orders" or "flat". Each symbol's fills are read window by window; the watermark moves past a window
+only once it was read whole, so a run cut off in the middle of pagination resumes there next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.common.clock import from_ms, to_ms
+from apps.exchanges.client import ExchangeCallError, exchange_client
+from apps.exchanges.models import Exchange
+from apps.execution.models import Order, Position, Trade
+
+from ..models import Discrepancy, DiscrepancyKind, DiscrepancyState, ReconciliationRun, RunStatus, RunTrigger
+from . import compare
+from .adopt import ACTOR, discrepancies_auto_adopt
+from .exchange_view import ExchangeReader
+
+logger = logging.getLogger("tradeoffice.reconciliation")
+
+FINDINGS_BATCH = 1_000
+
+
+class ReconciliationBusy(Exception):
+    """Another run holds this exchange's lock."""
+
+
+def _jsonable(value: Any) -> Any:
+    """ccxt's structures (floats, Decimals, nested info) as plain JSON values for a JSONB column."""
+    import json
+
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+@contextmanager
+def exchange_lock(exchange: Exchange):
+    """A session-level advisory lock per exchange account: two runs of one account never overlap."""
+    digest = hashlib.sha256(f"tradeoffice:reconcile:{exchange.pk}".encode()).digest()[:8]
+    key = int.from_bytes(digest, "big") - (1 << 63)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        if not cursor.fetchone()[0]:
+            raise ReconciliationBusy(
+                f"A reconciliation of {exchange.name} is already running; try again later."
+            )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def _previous(exchange: Exchange) -> ReconciliationRun | None:
+    return (
+        ReconciliationRun.objects.filter(exchange=exchange, status__in=[RunStatus.OK, RunStatus.PARTIAL])
+        .order_by("-started_at", "-id")
+        .first()
+    )
+
+
+def _anchor(exchange: Exchange) -> ReconciliationRun | None:
+    """The last run that read the balances: the expected balances start from what it read."""
+    return (
+        ReconciliationRun.objects.filter(exchange=exchange, status__in=[RunStatus.OK, RunStatus.PARTIAL])
+        .exclude(balances={})
+        .order_by("-started_at", "-id")
+        .first()
+    )
+
+
+class _Run:
+    """The work of one run, step by step; `execute()` returns the finished run."""
+
+    def __init__(self, *, run: ReconciliationRun, client, progress: Callable[[str], None]) -> None:
+        self.run = run
+        self.exchange = run.exchange
+        self.now_ms = to_ms(run.started_at)
+        self.reader = ExchangeReader(client, now_ms=self.now_ms)
+        self.progress = progress
+        previous = _previous(self.exchange)
+        self.watermarks: dict[str, dict[str, int]] = {
+            "fills": dict((previous.watermarks or {}).get("fills", {})) if previous else {},
+        }
+        self.default_since_ms = to_ms(run.since)
+        self.overlap_ms = settings.RECONCILIATION_OVERLAP_SECONDS * 1000
+        self.explicit_since = False
+        self.counts: dict[str, int] = {
+            "orders_fetched": 0,
+            "fills_fetched": 0,
+            "found": 0,
+            "new": 0,
+            "resolved": 0,
+            "adopted": 0,
+        }
+        self.seen: dict[str, set[str]] = {kind: set() for kind in DiscrepancyKind.values}
+        self.checked: dict[str, set[str] | None] = {}  # kind -> the subjects compared completely (None: all)
+        self.fills_complete: set[str] = set()
+
+    # --- steps ---------------------------------------------------------------------------------
+
+    def execute(self) -> ReconciliationRun:
+        reader = self.reader
+        if not reader.load_markets():
+            return self._finish()
+        reader.open_orders()
+        reader.balances()
+        symbols = self._symbols()
+        for symbol in symbols:
+            self._symbol(symbol)
+        self._orders()
+        self._stale_open_orders()
+        self._balances(symbols)
+        self._positions(symbols)
+        self._resolve()
+        if settings.RECONCILIATION_AUTO_ADOPT and not self.run.dry_run:
+            self._auto_adopt()
+        return self._finish()
+
+    def _symbols(self) -> list[str]:
+        """What to read fills and orders of: every symbol the record has on this account, those with open
+        orders on the exchange, and those whose base asset the account holds (against each market's quote)."""
+        markets = self.reader.view.markets or {}
+        recorded = set(
+            Order.objects.filter(exchange=self.exchange).values_list("symbol", flat=True).distinct()
+        ) | set(Trade.objects.filter(exchange=self.exchange).values_list("symbol", flat=True).distinct())
+        recorded |= set(Position.objects.filter(exchange=self.exchange).values_list("symbol", flat=True))
+        from_orders = {o.get("symbol") for o in (self.reader.view.open_orders or {}).values()}
+        held = {asset for asset, total in (self.reader.view.balances or {}).items() if total}
+        quotes = {symbol.partition("/")[2] for symbol in recorded if "/" in symbol}
+        from_balances = {
+            symbol
+            for symbol, market in markets.items()
+            if market.get("spot") and market.get("base") in held and market.get("quote") in quotes
+        }
+        return sorted(s for s in (recorded | from_orders | from_balances) if s in markets)
+
+    def _since(self, symbol: str) -> int:
+        mark = self.watermarks["fills"].get(symbol)
+        if mark is None or self.explicit_since:
+            return self.default_since_ms
+        return max(0, mark - self.overlap_ms)
+
+    def _symbol(self, symbol: str) -> None:
+        since = self._since(symbol)
+        self.progress(f"{symbol}: orders and fills since {from_ms(since):%Y-%m-%d %H:%M} UTC")
+        self.reader.orders_since(symbol, since)
+        complete_to = None
+        for window_end, trades in self.reader.trade_windows(symbol, since):
+            self.counts["fills_fetched"] += len(trades)
+            ids = [str(t["id"]) for t in trades]
+            recorded = set(Trade.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+            findings = compare.compare_trades(trades, recorded)
+            self._keep(findings)
+            complete_to = window_end
+        if complete_to is not None:
+            self.watermarks["fills"][symbol] = complete_to
+            if complete_to >= self.now_ms:
+                self.fills_complete.add(symbol)
+
+    def _orders(self) -> None:
+        remote = self.reader.view.orders
+        self.counts["orders_fetched"] = len(remote)
+        recorded = {o.pk: o for o in Order.objects.filter(pk__in=list(remote))}
+        self._keep(compare.compare_orders(remote, recorded))
+        compared = set(remote)
+        for kind in (
+            DiscrepancyKind.MISSING_ORDER,
+            DiscrepancyKind.EXTERNAL_ORDER,
+            DiscrepancyKind.ORDER_DIFFERS,
+        ):
+            self._checked(kind, compared)
+
+    def _stale_open_orders(self) -> None:
+        open_remote = self.reader.view.open_orders
+        if open_remote is None:  # not known which orders are open: nothing to say about ours
+            return
+        ours = Order.objects.filter(exchange=self.exchange, status__in=compare.OPEN_STATUSES).exclude(
+            pk__in=list(open_remote)
+        )
+        checked = set()
+        for order in ours.iterator():
+            remote = self.reader.view.orders.get(order.pk) or self.reader.order(order.pk, order.symbol)
+            if remote is None:  # the lookup failed: recorded as a failure, compared next time
+                continue
+            checked.add(order.pk)
+            finding = compare.stale_open_order(order, remote)
+            if finding is not None:
+                self._keep([finding])
+        self._checked(DiscrepancyKind.STALE_OPEN_ORDER, checked | set(open_remote))
+
+    def _balances(self, symbols: list[str]) -> None:
+        view = self.reader.view
+        anchor = _anchor(self.exchange)
+        if view.balances is None:
+            return
+        if anchor is None or not (anchor.balances or {}).get("total"):
+            return  # the first reading: it becomes the anchor, there is nothing yet to compare it with
+        if set(symbols) - self.fills_complete:
+            return  # some fills are unread: the expected balance would be wrong, so none is compared
+        since_ms = int(anchor.balances["at"])
+        self.reader.cash_flows(since_ms)
+        if (self.reader.has("fetchDeposits") and view.deposits is None) or (
+            self.reader.has("fetchWithdrawals") and view.withdrawals is None
+        ):
+            return
+        until_ms = view.balances_at or self.now_ms
+        fills = Trade.objects.filter(
+            exchange=self.exchange, timestamp__gt=since_ms, timestamp__lte=until_ms
+        ).only("symbol", "side", "amount", "cost", "fee", "fee_currency")
+
+        def within(flows: list[dict] | None) -> list[dict]:
+            return [f for f in flows or [] if since_ms < (f.get("timestamp") or 0) <= until_ms]
+
+        deposits, withdrawals = within(view.deposits), within(view.withdrawals)
+        anchor_totals = {asset: Decimal(total) for asset, total in anchor.balances["total"].items()}
+        findings = compare.compare_balances(
+            anchor=anchor_totals,
+            effects=[compare.fills_effect(fills.iterator()), compare.flows_effect(deposits, withdrawals)],
+            actual=view.balances,
+        )
+        self._keep(findings)
+        self._checked(DiscrepancyKind.BALANCE_DIFFERS, None)
+
+    def _positions(self, symbols: list[str]) -> None:
+        markets = self.reader.view.markets or {}
+        recorded = {
+            p.symbol: p
+            for p in Position.objects.filter(exchange=self.exchange, is_open=True)
+            if markets.get(p.symbol, {}).get("contract")
+        }
+        contracts = sorted({s for s in symbols if markets.get(s, {}).get("contract")} | set(recorded))
+        if not contracts:
+            return
+        self.reader.positions(contracts)
+        if self.reader.view.positions is None:
+            return
+        self._keep(compare.compare_positions(self.reader.view.positions, recorded))
+        self._checked(DiscrepancyKind.POSITION_DIFFERS, set(contracts))
+
+    # --- discrepancies ----------------------------------------------------------------------------
+
+    def _checked(self, kind: str, subjects: set[str] | None) -> None:
+        self.checked[kind] = subjects
+
+    def _keep(self, findings: list[compare.Finding]) -> None:
+        """Write findings as discrepancies: a difference already open is updated (seen again), a new one
+        created. In batches, each its own transaction, so a run cut short keeps what it found."""
+        self.counts["found"] += len(findings)
+        for kind_findings in findings:
+            self.seen[kind_findings.kind].add(kind_findings.subject)
+        for start in range(0, len(findings), FINDINGS_BATCH):
+            self._write(findings[start : start + FINDINGS_BATCH])
+
+    @transaction.atomic
+    def _write(self, findings: list[compare.Finding]) -> None:
+        keys = {(f.kind, f.subject) for f in findings}
+        existing = {
+            (d.kind, d.subject): d
+            for d in Discrepancy.objects.select_for_update().filter(
+                exchange=self.exchange,
+                state=DiscrepancyState.OPEN,
+                kind__in={k for k, _ in keys},
+                subject__in={s for _, s in keys},
+            )
+        }
+        new, changed = [], []
+        for finding in findings:
+            values = {
+                "symbol": finding.symbol or "",
+                "exchange_version": _jsonable(finding.exchange_version),
+                "record_version": _jsonable(finding.record_version),
+                "differences": _jsonable(finding.differences),
+                "last_seen_run": self.run,
+            }
+            found = existing.get((finding.kind, finding.subject))
+            if found is None:
+                new.append(
+                    Discrepancy(
+                        exchange=self.exchange,
+                        run=self.run,
+                        kind=finding.kind,
+                        subject=finding.subject[:120],
+                        **values,
+                    )
+                )
+                existing[(finding.kind, finding.subject)] = new[-1]
+            elif found.pk is not None:
+                for name, value in values.items():
+                    setattr(found, name, value)
+                changed.append(found)
+        Discrepancy.objects.bulk_create(new)
+        Discrepancy.objects.bulk_update(
+            changed, ["symbol", "exchange_version", "record_version", "differences", "last_seen_run"]
+        )
+        self.counts["new"] += len(new)
+
+    def _resolve(self) -> None:
+        """Open discrepancies this run no longer finds where it checked: resolved (the difference is gone)."""
+        open_ones = Discrepancy.objects.filter(exchange=self.exchange, state=DiscrepancyState.OPEN).exclude(
+            last_seen_run=self.run
+        )
+        resolved = []
+        for discrepancy in open_ones.iterator():
+            if discrepancy.kind == DiscrepancyKind.MISSING_TRADE:
+                gone = Trade.objects.filter(pk=discrepancy.subject).exists()
+            elif discrepancy.kind in (DiscrepancyKind.MISSING_ORDER, DiscrepancyKind.EXTERNAL_ORDER):
+                gone = Order.objects.filter(pk=discrepancy.subject).exists()
+            elif discrepancy.kind in self.checked:
+                subjects = self.checked[discrepancy.kind]
+                gone = subjects is None or discrepancy.subject in subjects
+            else:
+                gone = False
+            if gone:
+                resolved.append(discrepancy.pk)
+        if resolved:
+            Discrepancy.objects.filter(pk__in=resolved).update(
+                state=DiscrepancyState.RESOLVED,
+                note=f"Run {self.run.pk} found no difference any more.",
+                acted_by=ACTOR,
+                acted_at=timezone.now(),
+            )
+        self.counts["resolved"] = len(resolved)
+
+    def _auto_adopt(self) -> None:
+        self.counts["adopted"] = discrepancies_auto_adopt(exchange=self.exchange)
+
+    # --- the end ------------------------------------------------------------------------------------
+
+    def _finish(self) -> ReconciliationRun:
+        view = self.reader.view
+        run = self.run
+        if view.markets is None or view.authentication_refused:
+            run.status = RunStatus.FAILED
+        elif view.failures:
+            run.status = RunStatus.PARTIAL
+        else:
+            run.status = RunStatus.OK
+        run.reason = "\n".join(str(f) for f in view.failures)[:10_000]
+        run.finished_at = timezone.now()
+        run.counts = {**self.counts, "failures": len(view.failures)}
+        run.watermarks = self.watermarks if run.status != RunStatus.FAILED else run.watermarks
+        if view.balances is not None and run.status != RunStatus.FAILED:
+            run.balances = {
+                "at": view.balances_at,
+                "total": {asset: str(total) for asset, total in sorted(view.balances.items()) if total},
+            }
+        run.save(update_fields=["status", "reason", "finished_at", "counts", "watermarks", "balances"])
+        logger.info("Reconciliation of %s: %s, %s", self.exchange.name, run.status, run.counts)
+        return run
+
+
+def reconciliation_run(
+    *,
+    exchange: Exchange,
+    trigger: RunTrigger | str,
+    triggered_by: str = "",
+    since: datetime | None = None,
+    dry_run: bool = False,
+    client=None,
+    progress: Callable[[str], None] | None = None,
+) -> ReconciliationRun:
+    """Reconcile one exchange account; the finished run (its discrepancies written, none applied unless a
+    setting auto-adopts them). Raises ReconciliationBusy while another run of the account holds its lock."""
+    with exchange_lock(exchange):
+        first_run_start = timezone.now() - timedelta(days=settings.RECONCILIATION_FIRST_RUN_DAYS)
+        run = ReconciliationRun.objects.create(
+            exchange=exchange,
+            trigger=RunTrigger(trigger),
+            triggered_by=triggered_by[:150],
+            dry_run=dry_run,
+            # Where a symbol without a watermark starts; one with a watermark starts there, less the overlap.
+            since=since or first_run_start,
+        )
+        run.refresh_from_db(fields=["started_at"])
+        try:
+            client = client or exchange_client(exchange=exchange)
+        except ExchangeCallError as error:
+            run.status, run.reason, run.finished_at = RunStatus.FAILED, str(error), timezone.now()
+            run.save(update_fields=["status", "reason", "finished_at"])
+            return run
+        work = _Run(run=run, client=client, progress=progress or (lambda message: None))
+        work.explicit_since = since is not None
+        return work.execute()
+
+
+def reconciliation_run_all(
+    *, exchanges: Iterable[Exchange], trigger: RunTrigger | str, **options: Any
+) -> list[ReconciliationRun | ReconciliationBusy]:
+    """Each account in turn; one that is busy is reported, the others still run."""
+    results: list[ReconciliationRun | ReconciliationBusy] = []
+    for exchange in exchanges:
+        try:
+            results.append(reconciliation_run(exchange=exchange, trigger=trigger, **options))
+        except ReconciliationBusy as busy:
+            results.append(busy)
+    return results

@@ -1,0 +1,43 @@
+"""Settings of the exchange client and of reconciliation (the record checked against the exchange).
+
+Imported at the end of base.py, so it reads the environment itself. docs/reconciliation.md explains each.
+"""
+
+from decimal import Decimal
+
+import environ
+
+_env = environ.Env()
+
+# --- The exchange client (apps/exchanges/client.py) -------------------------------------------------
+# Seconds before one HTTP request to an exchange gives up.
+EXCHANGE_TIMEOUT = _env.float("EXCHANGE_TIMEOUT", default=10.0)
+# Calls per minute to one endpoint of one account, counted across every process in Redis
+# (ratelimit:{exchange}:{endpoint}); ccxt's own per-process throttle applies as well.
+EXCHANGE_RATE_LIMIT_PER_MINUTE = _env.int("EXCHANGE_RATE_LIMIT_PER_MINUTE", default=600)
+# Seconds a call may wait for the shared limiter before it gives up (the run is then partial).
+EXCHANGE_RATE_LIMIT_MAX_WAIT = _env.float("EXCHANGE_RATE_LIMIT_MAX_WAIT", default=30.0)
+# ccxt's urls['api'] per exchange name, for a proxy or a regional endpoint (JSON: {"binance": {...}}).
+EXCHANGE_API_URLS = _env.json("EXCHANGE_API_URLS", default={})
+
+# --- Reconciliation ------------------------------------------------------------------------------
+# What a run adopts by itself: "missing_trade" (a fill on the exchange the record lacks) and
+# "terminal_status" (an order the exchange reports filled, canceled, rejected or expired). Everything
+# else waits for an operator. Empty: nothing is adopted without one.
+RECONCILIATION_AUTO_ADOPT = _env.list("RECONCILIATION_AUTO_ADOPT", default=[])
+# How far before the last run's watermark each run fetches again, so nothing at a page or run boundary
+# (or stamped late by the exchange) is missed. Seconds.
+RECONCILIATION_OVERLAP_SECONDS = _env.int("RECONCILIATION_OVERLAP_SECONDS", default=3600)
+# Where the first run of an account starts, in days back (or --since).
+RECONCILIATION_FIRST_RUN_DAYS = _env.int("RECONCILIATION_FIRST_RUN_DAYS", default=30)
+# A balance differs when |exchange - expected| exceeds max(absolute, relative x |exchange|).
+RECONCILIATION_BALANCE_TOLERANCE = Decimal(_env("RECONCILIATION_BALANCE_TOLERANCE", default="0.00000010"))
+RECONCILIATION_BALANCE_TOLERANCE_RELATIVE = Decimal(
+    _env("RECONCILIATION_BALANCE_TOLERANCE_RELATIVE", default="0.0001")
+)
+# Client order id prefixes an agent's orders carry. An order the record lacks is "missing_order" (an agent
+# placed it and did not record it) when its client id has one of them, "external" otherwise. Empty: only
+# the exchanges' own manual-order ids (web_, ios_, and_, ...) count as external.
+RECONCILIATION_AGENT_ORDER_PREFIXES = _env.list("RECONCILIATION_AGENT_ORDER_PREFIXES", default=[])
+# Days of trades fetched per request window (each window paginated by ccxt), which bounds memory.
+RECONCILIATION_WINDOW_HOURS = _env.int("RECONCILIATION_WINDOW_HOURS", default=24)
