@@ -12,6 +12,7 @@ from apps.execution.api import routes as execution_routes
 from apps.memory.api import routes as memory_routes
 from apps.operations.api.health import HealthView
 from apps.portfolio.api import routes as portfolio_routes
+from apps.reconciliation.api import routes as reconciliation_routes
 from apps.strategies.api import routes as strategy_routes
 from apps.system_events.api import routes as system_event_routes
 
@@ -34,6 +35,7 @@ for routes in (
     memory_routes,
     strategy_routes,
     system_event_routes,
+    reconciliation_routes,
 ):
     routes.register(router)
 

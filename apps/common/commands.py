@@ -16,7 +16,7 @@ import hashlib
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TypeVar
 
 from django.core.management.base import BaseCommand, CommandError
@@ -32,6 +32,8 @@ class DryRunRollback(Exception):
 class MaintenanceCommand(BaseCommand):
     supports_dry_run = False
     lock_name: str | None = None  # defaults to the command's module name
+    # False for a command whose service takes finer locks of its own (one per exchange account, say).
+    command_lock = True
 
     def add_arguments(self, parser) -> None:
         if self.supports_dry_run:
@@ -57,7 +59,12 @@ class MaintenanceCommand(BaseCommand):
         self.verbosity = options.get("verbosity", 1)
         self.dry_run = bool(options.get("dry_run"))
         started = time.monotonic()
-        with self.advisory_lock(wait=options.get("wait_for_lock", False)):
+        lock = (
+            self.advisory_lock(wait=options.get("wait_for_lock", False))
+            if self.command_lock
+            else nullcontext()
+        )
+        with lock:
             try:
                 summary = self._run_dry(**options) if self.dry_run else self.run(**options)
             except CommandError:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import CommandError
 from django.utils import timezone
 
 from apps.common.arguments import command_error, iso_date, name_amount
 from apps.common.commands import MaintenanceCommand
-from apps.exchanges.models import Exchange
+from apps.exchanges.selectors import exchanges_named
 from apps.portfolio.services import portfolio_snapshot_take_all
 
 
@@ -41,10 +40,10 @@ class Command(MaintenanceCommand):
         )
 
     def run(self, **options) -> str:
-        exchanges = self._exchanges(options["exchange"])
         cash = dict(options["cash"])
         snapshot_date = options["date"] or timezone.now().date()
         try:
+            exchanges = exchanges_named(options["exchange"], what="snapshot")
             outcomes = portfolio_snapshot_take_all(
                 snapshot_date=snapshot_date, exchanges=exchanges, cash=cash
             )
@@ -62,20 +61,3 @@ class Command(MaintenanceCommand):
             f"Snapshot {snapshot_date}: {created} written, {len(outcomes) - created} replaced "
             f"({len(outcomes)} exchange{'s' if len(outcomes) != 1 else ''})."
         )
-
-    def _exchanges(self, names: list[str]) -> list[Exchange]:
-        if not names:
-            exchanges = list(Exchange.objects.filter(is_active=True).order_by("name"))
-            if not exchanges:
-                raise CommandError("No active exchange to snapshot; register one with add_exchange.")
-            return exchanges
-        names = sorted({n.strip().lower() for n in names})
-        exchanges = list(Exchange.objects.filter(name__in=names).order_by("name"))
-        missing = sorted(set(names) - {e.name for e in exchanges})
-        if missing:
-            raise CommandError(f"Unknown exchange: {', '.join(missing)}. Registered: {_registered()}.")
-        return exchanges
-
-
-def _registered() -> str:
-    return ", ".join(Exchange.objects.order_by("name").values_list("name", flat=True)) or "none"
