@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 from factory import fuzzy
 
 from apps.common.clock import to_ms
@@ -13,6 +14,13 @@ from apps.exchanges.models import Exchange
 from apps.execution.models import Order, OrderStatus, OrderType, Position, Side, Trade
 from apps.memory.models import Experience, Outcome
 from apps.portfolio.models import PortfolioSnapshot
+from apps.reconciliation.models import (
+    Discrepancy,
+    DiscrepancyKind,
+    ReconciliationRun,
+    RunStatus,
+    RunTrigger,
+)
 from apps.strategies.models import PerformanceMetrics, Strategy
 from apps.system_events.models import Severity, SystemEvent
 
@@ -196,3 +204,30 @@ class SystemEventFactory(factory.django.DjangoModelFactory):
     message = "Order ord_00000001 moved from open to filled."
     datetime = factory.Sequence(_moment)
     timestamp = factory.LazyAttribute(lambda o: to_ms(o.datetime))
+
+
+class ReconciliationRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReconciliationRun
+
+    exchange = factory.SubFactory(ExchangeFactory)
+    status = RunStatus.OK
+    trigger = RunTrigger.COMMAND
+    since = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))
+    finished_at = factory.LazyFunction(timezone.now)
+    counts = factory.LazyFunction(lambda: {"orders_fetched": 1, "fills_fetched": 2, "new": 1})
+
+
+class DiscrepancyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Discrepancy
+
+    exchange = factory.SubFactory(ExchangeFactory)
+    run = factory.SubFactory(ReconciliationRunFactory, exchange=factory.SelfAttribute("..exchange"))
+    last_seen_run = factory.SelfAttribute("run")
+    kind = DiscrepancyKind.MISSING_TRADE
+    subject = factory.Sequence(lambda n: f"9{n:08d}")
+    symbol = "BTC/USDT"
+    exchange_version = factory.LazyAttribute(
+        lambda o: {"id": o.subject, "symbol": "BTC/USDT", "side": "buy", "price": 45000.1, "amount": 0.01}
+    )

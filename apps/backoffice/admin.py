@@ -1,17 +1,22 @@
 """Admin pages that compose the records of several apps, so they sit on the back-office floor.
 
-Decisions: a read-only audit of what the agent saw, thought and chose, and what followed (the orders it
-produced, the experiences that came from it): the decisions app sits below execution and memory.
+- Decisions: a read-only audit of what the agent saw, thought and chose, and what followed (the orders it
+  produced, the experiences that came from it): the decisions app sits below execution and memory.
+- Exchanges: the account's page with its last reconciliation and its open drift (reconciliation sits above
+  the exchanges app, which keeps the page itself).
 """
 
 from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.urls import reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 
 from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin, export_as_csv_action, pretty_json
 from apps.decisions.models import Decision
+from apps.exchanges.admin import ExchangeAdmin
+from apps.exchanges.models import Exchange
 from apps.execution.models import Order
+from apps.reconciliation.models import Discrepancy, DiscrepancyState, ReconciliationRun
 
 DECISION_CSV_FIELDS = [
     "id", "decision_layer", "decision", "action_taken", "thought_process", "tools_used", "model_used",
@@ -77,4 +82,45 @@ class DecisionAdmin(ReadOnlyAdmin, LargeTableAdmin):
             "",
             '<div><a href="{}">{}</a>: {} (PnL {})</div>',
             ((reverse("admin:memory_experience_change", args=[quote(r[0])]), *r) for r in rows),
+        )
+
+
+admin.site.unregister(Exchange)
+
+
+@admin.register(Exchange)
+class ExchangeWithReconciliationAdmin(ExchangeAdmin):
+    """The exchange's page, with its last reconciliation run and its open drift."""
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None:
+            fieldsets.append(("Reconciliation", {"fields": ["reconciliation"]}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "reconciliation"]
+
+    @admin.display(description="last run and open drift")
+    def reconciliation(self, obj: Exchange) -> str:
+        run = ReconciliationRun.objects.filter(exchange=obj).order_by("-started_at", "-id").first()
+        open_count = Discrepancy.objects.filter(exchange=obj, state=DiscrepancyState.OPEN).count()
+        drift = format_html(
+            '<a href="{}?state__exact=open&amp;exchange__id__exact={}">{} open discrepancies</a>',
+            reverse("admin:reconciliation_discrepancy_changelist"),
+            obj.pk,
+            open_count,
+        )
+        if run is None:
+            return format_html(
+                "Never reconciled (manage.py reconcile_exchanges --exchange {}). {}", obj.name, drift
+            )
+        return format_html(
+            '<a href="{}">Run {}</a>: {}, {} UTC. {}{}',
+            reverse("admin:reconciliation_reconciliationrun_change", args=[run.pk]),
+            run.pk,
+            run.status,
+            f"{run.started_at:%Y-%m-%d %H:%M}",
+            drift,
+            format_html("<br>{}", run.reason) if run.reason else "",
         )

@@ -1,6 +1,6 @@
 """The operator and auditor roles as Django groups.
 
-- operators: view everything, annotate experiences, manage strategies.
+- operators: view everything, annotate experiences, manage strategies, adopt or dismiss discrepancies.
 - auditors: view everything, change nothing.
 Nobody sees exchange secrets: the admin never shows them, whatever the role.
 """
@@ -15,8 +15,10 @@ ROLE_APPS = (
     "memory",
     "strategies",
     "system_events",
+    "reconciliation",
 )
 OPERATOR_EXTRA = (
+    ("reconciliation", "change_discrepancy"),  # adopt and dismiss
     ("memory", "change_experience"),
     ("strategies", "add_strategy"),
     ("strategies", "change_strategy"),

@@ -10,9 +10,11 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from apps.decisions.models import Decision
+from apps.exchanges.models import Exchange
 from apps.execution.models import CurrentPosition, Side, Trade
 from apps.portfolio.models import PortfolioSnapshot
 from apps.portfolio.selectors import equity_curve as portfolio_equity_curve
+from apps.reconciliation.models import Discrepancy, DiscrepancyState, ReconciliationRun
 from apps.strategies.services.metrics import return_metrics
 from apps.system_events.models import Severity, SystemEvent
 
@@ -129,3 +131,30 @@ def events_by_severity(*, hours: int = 24, now: datetime | None = None) -> dict[
         .values_list("severity", "n")
     )
     return {severity: counts.get(severity, 0) for severity in Severity.values}
+
+
+@dataclass(frozen=True)
+class AccountDrift:
+    """One exchange account's last reconciliation and the discrepancies still open on it."""
+
+    exchange: Exchange
+    last_run: ReconciliationRun | None
+    open_discrepancies: int
+
+
+def reconciliation_drift() -> list[AccountDrift]:
+    """Every active account with its last run and open drift, in three queries whatever their number."""
+    exchanges = list(Exchange.objects.filter(is_active=True).order_by("name"))
+    open_counts = dict(
+        Discrepancy.objects.filter(state=DiscrepancyState.OPEN)
+        .values_list("exchange_id")
+        .annotate(n=Count("id"))
+        .values_list("exchange_id", "n")
+    )
+    last_runs = {
+        run.exchange_id: run
+        for run in ReconciliationRun.objects.filter(exchange__in=exchanges)
+        .order_by("exchange_id", "-started_at", "-id")
+        .distinct("exchange_id")
+    }
+    return [AccountDrift(e, last_runs.get(e.pk), open_counts.get(e.pk, 0)) for e in exchanges]

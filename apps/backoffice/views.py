@@ -30,5 +30,6 @@ def dashboard(request):
         "today": selectors.today_trade_stats(),
         "decisions": selectors.recent_decisions(),
         "events": selectors.events_by_severity(hours=24),
+        "drift": selectors.reconciliation_drift(),
     }
     return TemplateResponse(request, "admin/backoffice/dashboard.html", context)

@@ -15,6 +15,7 @@ from apps.memory.models import MemoryOutbox, OutboxOperation, OutboxStatus
 from apps.memory.services import long_term
 from tests.factories import (
     DecisionFactory,
+    DiscrepancyFactory,
     ExchangeFactory,
     ExperienceFactory,
     OrderFactory,
@@ -46,6 +47,8 @@ class World:
     event: object
     agent: object
     outbox: object
+    reconciliation_run: object
+    discrepancy: object
 
 
 @pytest.fixture
@@ -69,7 +72,10 @@ def world(db) -> World:
         status=OutboxStatus.DONE,
         processed_at=timezone.now(),
     )
+    discrepancy = DiscrepancyFactory(exchange=exchange)
     return World(
+        reconciliation_run=discrepancy.run,
+        discrepancy=discrepancy,
         exchange=exchange,
         decision=decision,
         order=order,

@@ -13,7 +13,10 @@ from apps.backoffice.roles import roles_sync
 
 pytestmark = pytest.mark.django_db
 
-VIEWED_APPS = ("exchanges", "execution", "portfolio", "decisions", "memory", "strategies", "system_events")
+VIEWED_APPS = (
+    "exchanges", "execution", "portfolio", "decisions", "memory", "strategies", "system_events",
+    "reconciliation",
+)  # fmt: skip
 
 
 def codenames(group: str) -> set[str]:
@@ -37,9 +40,14 @@ def test_the_migrations_give_auditors_every_view_and_nothing_else():
     assert "memory.view_memoryoutbox" in codenames("auditors")
 
 
-def test_operators_also_annotate_experiences_and_manage_strategies():
+def test_operators_also_annotate_experiences_manage_strategies_and_act_on_discrepancies():
     extra = codenames("operators") - codenames("auditors")
-    assert extra == {"memory.change_experience", "strategies.add_strategy", "strategies.change_strategy"}
+    assert extra == {
+        "memory.change_experience",
+        "strategies.add_strategy",
+        "strategies.change_strategy",
+        "reconciliation.change_discrepancy",
+    }
     assert codenames("auditors") <= codenames("operators")
 
 

@@ -23,12 +23,16 @@ READ_ONLY = {
     "system_events.systemevent",
     "agents.agentwrite",
     "memory.memoryoutbox",
+    "reconciliation.reconciliationrun",
 }
-NEVER_ADDED = READ_ONLY | {"memory.experience", "agents.agent"}
+NEVER_ADDED = READ_ONLY | {"memory.experience", "agents.agent", "reconciliation.discrepancy"}
 
 # What the roles may see and do (the groups come from the backoffice migration).
-ROLE_APPS = {"exchanges", "execution", "portfolio", "decisions", "memory", "strategies", "system_events"}
-OPERATOR_CHANGES = {"memory.experience", "strategies.strategy"}
+ROLE_APPS = {
+    "exchanges", "execution", "portfolio", "decisions", "memory", "strategies", "system_events",
+    "reconciliation",
+}  # fmt: skip
+OPERATOR_CHANGES = {"memory.experience", "strategies.strategy", "reconciliation.discrepancy"}
 OPERATOR_ADDS = {"strategies.strategy"}
 
 MODELS = {f"{model._meta.app_label}.{model._meta.model_name}": model for model in admin.site._registry}
