@@ -69,7 +69,8 @@ def test_an_import_running_up_is_caught(tmp_path):
     for module in ("settings", "connections", "embedded"):
         (tmp_path / "tradeoffice" / f"{module}.py").write_text("")
     (tmp_path / "apps" / "memory" / "recall.py").write_text("")
-    (tmp_path / "apps" / "common" / "shortcut.py").write_text("def f():\n    from apps.memory import recall\n")
+    shortcut = "def f():\n    from apps.memory import recall\n"  # a function-level import counts too
+    (tmp_path / "apps" / "common" / "shortcut.py").write_text(shortcut)
     config = tmp_path / "pyproject.toml"
     config.write_text((ROOT / "pyproject.toml").read_text())
 

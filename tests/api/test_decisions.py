@@ -125,7 +125,8 @@ def test_filter_and_paginate(api, django_assert_max_num_queries):
 
 def test_since_is_inclusive_and_until_exclusive_on_moments(api):
     """docs/api.md: on records stamped with a moment, `since` includes it and `until` does not."""
-    for moment in ("2026-02-28T23:59:59", "2026-03-01T00:00:00", "2026-03-31T23:59:59", "2026-04-01T00:00:00"):
+    moments = ("2026-02-28T23:59:59", "2026-03-01T00:00:00", "2026-03-31T23:59:59", "2026-04-01T00:00:00")
+    for moment in moments:
         at = datetime.fromisoformat(moment).replace(tzinfo=UTC)
         DecisionFactory(id=f"dec_{moment}", datetime=at, timestamp=int(at.timestamp() * 1000))
 

@@ -67,7 +67,7 @@ def test_list_and_filter(api, binance, okx):
 
 
 def test_since_and_until_are_dates_and_both_inclusive(api, binance):
-    """docs/api.md: snapshots are per day, so `until=2026-03-31` includes the 31st (moments' `until` does not)."""
+    """docs/api.md: snapshots are per day, so `until=2026-03-31` includes the 31st (a moment's would not)."""
     for day in ("2026-02-28", "2026-03-01", "2026-03-31", "2026-04-01"):
         PortfolioSnapshotFactory(exchange=binance, snapshot_date=date.fromisoformat(day))
 
