@@ -1660,7 +1660,6 @@ class OkxAccount(Account):
         self, items: list, params: dict[str, str], cursor, timestamp, cursor_is_time: bool = False
     ) -> list:
         """OKX's rule for every list: the newest `limit` matching records, newest first."""
-        error = ApiError(400, "51000", "Parameter {} error")
         values = {}
         for name in ("after", "before", "begin", "end", "limit"):
             try:
@@ -1669,7 +1668,7 @@ class OkxAccount(Account):
                 raise ApiError(400, "51000", f"Parameter {name} error") from None
         limit = values["limit"] if values["limit"] is not None else self.max_limit
         if limit < 1:
-            raise error
+            raise ApiError(400, "51000", "Parameter limit error")
         after, before = values["after"], values["before"]
         begin, end = values["begin"], values["end"]
         key = timestamp if cursor_is_time else cursor
@@ -2429,7 +2428,9 @@ class EmulatorServer:
         """A new 'binance' or 'okx' account, served under /<name>; credentials generated unless given."""
         cls = DIALECTS[dialect]
         with self.lock:
-            name = name or (dialect if dialect not in self.accounts else f"{dialect}{len(self.accounts) + 1}")
+            if name is None:
+                candidates = itertools.chain([dialect], (f"{dialect}{i}" for i in itertools.count(2)))
+                name = next(n for n in candidates if n not in self.accounts)
             if name in self.accounts or name in _RESERVED_NAMES or "/" in name:
                 raise ValueError(f"account name {name!r} is taken or reserved")
             if dialect == OKX and password is None:

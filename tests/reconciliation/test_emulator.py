@@ -152,6 +152,17 @@ def test_binance_fetch_orders_lists_every_status_oldest_first(binance):
     assert binance.requests_to("/api/v3/allOrders")[-1].query["startTime"] == str(now - 2000)
 
 
+def test_open_orders_without_a_symbol_span_the_markets(account):
+    btc = account.place_order("BTC/USDT", "buy", "limit", "0.1", "55000")
+    eth = account.place_order("ETH/BTC", "sell", "limit", "3", "0.06")
+    # ccxt's binance refuses to ask for every symbol (the heavier rate limit) unless told it may.
+    exchange = account.client(fetchOpenOrders={"warnWithoutSymbol": False})
+
+    orders = exchange.fetch_open_orders()
+
+    assert sorted((o["id"], o["symbol"]) for o in orders) == sorted([(btc, "BTC/USDT"), (eth, "ETH/BTC")])
+
+
 def test_a_canceled_order_keeps_its_partial_fill(account):
     partly = account.place_order("ETH/USDT", "sell", "limit", "2", "3100")
     account.fill(partly, "0.5", "3100", fee="0.155", fee_currency="USDT")
@@ -503,3 +514,5 @@ def test_accounts_on_one_server_are_kept_apart(exchange_emulator):
     assert (by_prefix, by_key["BTC"]["total"]) == (1, 2)
     assert {r.account for r in first.requests} == {"desk-a"}
     assert any(r.path == "/api/v3/account" for r in second.requests)
+    unnamed = [exchange_emulator.add_account(BINANCE).name for _ in range(2)]
+    assert unnamed == ["binance", "binance2"]
