@@ -25,7 +25,7 @@ What the emulator holds to, and from where (ccxt 4.5.90's binance.py/okx.py, the
   default to the last 90 days, newest first.
 - OKX (``/api/v5``): ``OK-ACCESS-SIGN`` is the base64 HMAC-SHA256 of timestamp + method + request path
   (with its query) + body; the ISO timestamp must be within 30 s of the server clock (50102). Every list
-  answers, newest first, the newest ``limit`` (default and maximum 100) records matching its filters:
+  answers, newest first, the newest ``limit`` (default 100, a larger one served as 100) records matching:
   ``after``/``before`` cursors (ordId, billId, or ts for deposits and withdrawals) and ``begin``/``end``
   (cTime or ts). So ``since`` alone returns the newest page after it, as ccxt's own comment in
   okx.fetch_my_trades warns; paging runs backwards (``until``, or the ``after`` cursor). Retention as
@@ -257,7 +257,7 @@ class RequestRecord:
     query: dict[str, str]
     verified: bool | None  # did the signature verify with the account's secret; None for public endpoints
     api_key: str | None
-    status: int
+    status: int  # 0 when the connection was closed without an answer (go_down mode 'reset')
     code: str | None  # the exchange's error code, when the answer was an error
     at: int
 
