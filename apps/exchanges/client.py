@@ -77,11 +77,11 @@ def _limited_class(ccxt_class: type, *, account: str) -> type:
     """`ccxt_class` asking the shared limiter before each of its HTTP requests."""
 
     class Limited(ccxt_class):
-        def fetch2(self, path, api="public", method="GET", params=None, headers=None, body=None, config=None):
+        def fetch2(self, path, api="public", method="GET", params=None, config=None):
             category = "_".join(api) if isinstance(api, list | tuple) else str(api)
             endpoint = re.sub(r"[^\w/.-]", "_", f"{category}:{path}")
             _wait_for_the_limiter(account=account, endpoint=endpoint)
-            return super().fetch2(path, api, method, params or {}, headers, body, config or {})
+            return super().fetch2(path, api, method, params or {}, config or {})
 
     Limited.__name__ = Limited.__qualname__ = f"Limited{ccxt_class.__name__}"
     return Limited
@@ -132,9 +132,15 @@ def exchange_client(*, exchange: Exchange, options: dict[str, Any] | None = None
     credentials = exchange_credentials(exchange=exchange)
     config = {
         **credentials.as_ccxt_config(),
-        "enableRateLimit": True,
+        "enableRateLimit": settings.EXCHANGE_CCXT_THROTTLE,
         "timeout": int(settings.EXCHANGE_TIMEOUT * 1000),
-        "options": {**(options or {})},
+        "options": {
+            # The server's clock, not this machine's, signs requests: a skewed clock is not refused.
+            "adjustForTimeDifference": True,
+            # Open orders of every symbol in one call: costlier on Binance, but reconciliation needs them all.
+            "warnOnFetchOpenOrdersWithoutSymbol": False,
+            **(options or {}),
+        },
     }
     client = _limited_class(ccxt_class, account=exchange.name)(config)
     if exchange.testnet:

@@ -236,9 +236,17 @@ def discrepancy_dismiss(*, discrepancy: Discrepancy, reason: str, actor: str) ->
 
 
 def discrepancies_adopt(*, discrepancies: Iterable[Discrepancy], actor: str) -> tuple[int, dict[int, str]]:
-    """Adopt each, in id order, each on its own: (how many adopted, {id: why not} for the others)."""
+    """Adopt each, in id order, each on its own: (how many adopted, {id: why not} for the others).
+
+    A fill's order is adopted with the fill; when that order is in the same batch it counts as adopted."""
     adopted, refused = 0, {}
-    for discrepancy in sorted(discrepancies, key=lambda d: d.pk):
+    chosen = sorted(discrepancies, key=lambda d: d.pk)
+    for discrepancy in chosen:
+        if discrepancy.state == DiscrepancyState.OPEN:
+            current = Discrepancy.objects.filter(pk=discrepancy.pk).values_list("state", flat=True).first()
+            if current == DiscrepancyState.ADOPTED:  # adopted a moment ago, with one of its fills
+                adopted += 1
+                continue
         try:
             discrepancy_adopt(discrepancy=discrepancy, actor=actor)
             adopted += 1

@@ -133,9 +133,10 @@ def compare_orders(remote_orders: Mapping[str, Mapping], recorded: Mapping[str, 
             continue
         differences = order_differences(order, remote)
         if differences:
+            stale = order.status in OPEN_STATUSES and exchange_status(remote) in TERMINAL_STATUSES
             findings.append(
                 Finding(
-                    kind=DiscrepancyKind.ORDER_DIFFERS,
+                    kind=DiscrepancyKind.STALE_OPEN_ORDER if stale else DiscrepancyKind.ORDER_DIFFERS,
                     subject=order_id,
                     symbol=order.symbol,
                     exchange_version=exchange_json(remote),

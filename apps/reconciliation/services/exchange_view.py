@@ -11,7 +11,7 @@ holds one window whatever the account's history.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -21,6 +21,11 @@ from django.conf import settings
 from apps.exchanges.client import ExchangeCallError, exchange_call
 
 HOUR_MS = 3_600_000
+# ccxt pages through a fetch itself; its default stops after 10 requests, too few for a busy window.
+PAGINATE = {"paginate": True, "paginationCalls": 10_000}
+# Where an exchange keeps the order history a run reads: OKX's orders-history holds 7 days, its archive
+# 3 months (the last 7 days included).
+ORDER_HISTORY_PARAMS = {"okx": {"method": "privateGetTradeOrdersHistoryArchive"}}
 
 
 @dataclass
@@ -98,7 +103,8 @@ class ExchangeReader:
     def orders_since(self, symbol: str, since_ms: int) -> bool:
         """Closed and canceled orders of `symbol` since `since_ms`; True when fetched completely."""
         method = "fetch_orders" if self.has("fetchOrders") else "fetch_closed_orders"
-        orders = self._call(f"orders of {symbol}", method, symbol, since_ms, None, {"paginate": True})
+        params = {**PAGINATE, **ORDER_HISTORY_PARAMS.get(self.client.id, {})}
+        orders = self._call(f"orders of {symbol}", method, symbol, since_ms, None, params)
         if orders is None:
             return False
         for order in orders:
@@ -128,7 +134,7 @@ class ExchangeReader:
                 symbol,
                 start,
                 None,
-                {"until": end, "paginate": True},
+                {"until": end, **PAGINATE},
             )
             if trades is None:
                 return
@@ -140,7 +146,10 @@ class ExchangeReader:
         if balance is None:
             return
         totals = balance.get("total") or {}
-        self.view.balances = {asset: decimal(total) or Decimal(0) for asset, total in totals.items()}
+        scale = Decimal("0.00000001")
+        self.view.balances = {
+            asset: (decimal(total) or Decimal(0)).quantize(scale) for asset, total in totals.items()
+        }
         self.view.balances_at = balance.get("timestamp") or self.now_ms
 
     def cash_flows(self, since_ms: int) -> None:
@@ -151,14 +160,10 @@ class ExchangeReader:
             withdrawals = self._call("withdrawals", "fetch_withdrawals", None, since_ms)
             self.view.withdrawals = withdrawals
 
-    def positions(self, symbols: list[str]) -> None:
-        if not symbols or not self.has("fetchPositions"):
+    def positions(self) -> None:
+        """Every open position of the account (its derivatives; spot holdings are balances)."""
+        if not self.has("fetchPositions"):
             return
-        positions = self._call("positions", "fetch_positions", symbols)
+        positions = self._call("positions", "fetch_positions")
         if positions is not None:
             self.view.positions = positions
-
-
-def contract_symbols(markets: dict[str, Any], symbols: Callable[[], list[str]]) -> list[str]:
-    """The derivatives among `symbols()` (positions are compared for those; spot holdings are balances)."""
-    return [s for s in symbols() if markets.get(s, {}).get("contract")]

@@ -23,7 +23,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.common.clock import from_ms, to_ms
+from apps.common.clock import from_ms, now_ms, to_ms
 from apps.exchanges.client import ExchangeCallError, exchange_client
 from apps.exchanges.models import Exchange
 from apps.execution.models import Order, Position, Trade
@@ -36,6 +36,9 @@ from .exchange_view import ExchangeReader
 logger = logging.getLogger("tradeoffice.reconciliation")
 
 FINDINGS_BATCH = 1_000
+# Fills are read up to a little past this machine's clock: an exchange's clock may run ahead of it. The
+# watermark stays at this machine's time, so the overlap reads that stretch again next time.
+CLOCK_SLACK_MS = 60_000
 
 
 class ReconciliationBusy(Exception):
@@ -91,8 +94,9 @@ class _Run:
     def __init__(self, *, run: ReconciliationRun, client, progress: Callable[[str], None]) -> None:
         self.run = run
         self.exchange = run.exchange
-        self.now_ms = to_ms(run.started_at)
-        self.reader = ExchangeReader(client, now_ms=self.now_ms)
+        # This process's clock, not the transaction's (a dry run's transaction began before the fetches).
+        self.now_ms = now_ms()
+        self.reader = ExchangeReader(client, now_ms=self.now_ms + CLOCK_SLACK_MS)
         self.progress = progress
         previous = _previous(self.exchange)
         self.watermarks: dict[str, dict[str, int]] = {
@@ -127,7 +131,7 @@ class _Run:
         self._orders()
         self._stale_open_orders()
         self._balances(symbols)
-        self._positions(symbols)
+        self._positions()
         self._resolve()
         if settings.RECONCILIATION_AUTO_ADOPT and not self.run.dry_run:
             self._auto_adopt()
@@ -135,7 +139,8 @@ class _Run:
 
     def _symbols(self) -> list[str]:
         """What to read fills and orders of: every symbol the record has on this account, those with open
-        orders on the exchange, and those whose base asset the account holds (against each market's quote)."""
+        orders on the exchange, RECONCILIATION_SYMBOLS, and the spot markets whose base the account holds
+        against a quote currency the record uses or RECONCILIATION_QUOTE_CURRENCIES names."""
         markets = self.reader.view.markets or {}
         recorded = set(
             Order.objects.filter(exchange=self.exchange).values_list("symbol", flat=True).distinct()
@@ -144,12 +149,14 @@ class _Run:
         from_orders = {o.get("symbol") for o in (self.reader.view.open_orders or {}).values()}
         held = {asset for asset, total in (self.reader.view.balances or {}).items() if total}
         quotes = {symbol.partition("/")[2] for symbol in recorded if "/" in symbol}
+        quotes |= set(settings.RECONCILIATION_QUOTE_CURRENCIES)
         from_balances = {
             symbol
             for symbol, market in markets.items()
-            if market.get("spot") and market.get("base") in held and market.get("quote") in quotes
+            if market.get("spot") and market.get("base") in held - quotes and market.get("quote") in quotes
         }
-        return sorted(s for s in (recorded | from_orders | from_balances) if s in markets)
+        wanted = recorded | from_orders | from_balances | set(settings.RECONCILIATION_SYMBOLS)
+        return sorted(s for s in wanted if s in markets)
 
     def _since(self, symbol: str) -> int:
         mark = self.watermarks["fills"].get(symbol)
@@ -170,7 +177,7 @@ class _Run:
             self._keep(findings)
             complete_to = window_end
         if complete_to is not None:
-            self.watermarks["fills"][symbol] = complete_to
+            self.watermarks["fills"][symbol] = min(complete_to, self.now_ms)
             if complete_to >= self.now_ms:
                 self.fills_complete.add(symbol)
 
@@ -195,15 +202,16 @@ class _Run:
             pk__in=list(open_remote)
         )
         checked = set()
-        for order in ours.iterator():
-            remote = self.reader.view.orders.get(order.pk) or self.reader.order(order.pk, order.symbol)
+        for order in ours.exclude(pk__in=list(self.reader.view.orders)).iterator():
+            # Not among the orders read since the watermark (those were compared already): ask for it.
+            remote = self.reader.order(order.pk, order.symbol)
             if remote is None:  # the lookup failed: recorded as a failure, compared next time
                 continue
             checked.add(order.pk)
             finding = compare.stale_open_order(order, remote)
             if finding is not None:
                 self._keep([finding])
-        self._checked(DiscrepancyKind.STALE_OPEN_ORDER, checked | set(open_remote))
+        self._checked(DiscrepancyKind.STALE_OPEN_ORDER, checked | set(self.reader.view.orders))
 
     def _balances(self, symbols: list[str]) -> None:
         view = self.reader.view
@@ -238,21 +246,21 @@ class _Run:
         self._keep(findings)
         self._checked(DiscrepancyKind.BALANCE_DIFFERS, None)
 
-    def _positions(self, symbols: list[str]) -> None:
+    def _positions(self) -> None:
         markets = self.reader.view.markets or {}
         recorded = {
             p.symbol: p
             for p in Position.objects.filter(exchange=self.exchange, is_open=True)
             if markets.get(p.symbol, {}).get("contract")
         }
-        contracts = sorted({s for s in symbols if markets.get(s, {}).get("contract")} | set(recorded))
-        if not contracts:
-            return
-        self.reader.positions(contracts)
+        if not recorded and self.exchange.name not in settings.RECONCILIATION_FETCH_POSITIONS:
+            return  # a spot account: its holdings are balances
+        self.reader.positions()
         if self.reader.view.positions is None:
             return
-        self._keep(compare.compare_positions(self.reader.view.positions, recorded))
-        self._checked(DiscrepancyKind.POSITION_DIFFERS, set(contracts))
+        remote = [p for p in self.reader.view.positions if markets.get(p.get("symbol"), {}).get("contract")]
+        self._keep(compare.compare_positions(remote, recorded))
+        self._checked(DiscrepancyKind.POSITION_DIFFERS, {p["symbol"] for p in remote} | set(recorded))
 
     # --- discrepancies ----------------------------------------------------------------------------
 
