@@ -22,6 +22,10 @@ EXCHANGE_CCXT_THROTTLE = _env.bool("EXCHANGE_CCXT_THROTTLE", default=True)
 # ccxt's urls['api'] per exchange name, for a proxy or a regional endpoint (JSON: {"binance": {...}}).
 EXCHANGE_API_URLS = _env.json("EXCHANGE_API_URLS", default={})
 
+# The currency snapshots taken from an exchange's balances are valued in (each asset at the exchange's own
+# ticker against it; an asset without one is an error, never valued 1:1).
+REPORTING_CURRENCY = _env("REPORTING_CURRENCY", default="USDT")
+
 # --- Reconciliation ------------------------------------------------------------------------------
 # What a run adopts by itself: "missing_trade" (a fill on the exchange the record lacks) and
 # "terminal_status" (an order the exchange reports filled, canceled, rejected or expired). Everything

@@ -1,4 +1,4 @@
-"""manage.py snapshot_portfolio [--date D] [--exchange NAME] [--cash NAME=AMOUNT]: daily snapshots."""
+"""manage.py snapshot_portfolio [--date D] [--exchange NAME] [--cash NAME=AMOUNT | --from-exchange]."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ class Command(MaintenanceCommand):
             help="The exchange's cash in its quote currency (repeatable). Required for an exchange's first "
             "snapshot; later ones carry the previous cash forward, moved by the trades since.",
         )
+        parser.add_argument(
+            "--from-exchange",
+            action="store_true",
+            help="Take cash and holdings from each exchange's balances (through its API, valued with its "
+            "tickers in REPORTING_CURRENCY) instead of the record; a system event records the prices used.",
+        )
 
     def run(self, **options) -> str:
         cash = dict(options["cash"])
@@ -45,7 +51,10 @@ class Command(MaintenanceCommand):
         try:
             exchanges = exchanges_named(options["exchange"], what="snapshot")
             outcomes = portfolio_snapshot_take_all(
-                snapshot_date=snapshot_date, exchanges=exchanges, cash=cash
+                snapshot_date=snapshot_date,
+                exchanges=exchanges,
+                cash=cash,
+                from_exchange=options["from_exchange"],
             )
         except ValidationError as exc:
             raise command_error(exc) from exc
