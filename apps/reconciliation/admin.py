@@ -12,7 +12,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
-from apps.common.admin import pretty_json
+from apps.common.admin import ReadOnlyAdmin, pretty_json
 
 from .models import Discrepancy, ReconciliationRun
 from .services.adopt import discrepancies_adopt, discrepancies_dismiss
@@ -102,7 +102,7 @@ class DiscrepancyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReconciliationRun)
-class ReconciliationRunAdmin(admin.ModelAdmin):
+class ReconciliationRunAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "exchange",
@@ -123,15 +123,6 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
         "finished_at", "counts_pretty", "watermarks_pretty", "balances_pretty",
     ]  # fmt: skip
     exclude = ["counts", "watermarks", "balances"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="new discrepancies")
     def found(self, obj: ReconciliationRun) -> int:
