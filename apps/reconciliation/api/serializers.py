@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from apps.exchanges.api.fields import ExchangeNameField
@@ -13,8 +14,15 @@ class RunStartSerializer(serializers.Serializer):
     since = serializers.DateTimeField(
         required=False,
         allow_null=True,
-        help_text="Read fills and orders from here instead of the last watermark (ISO 8601).",
+        help_text="Read fills and orders from here instead of the last watermark (ISO 8601); not in the "
+        "future.",
     )
+
+    def validate_since(self, value):
+        # A run from a moment still to come reads no fill and compares no balance, yet would answer "ok".
+        if value is not None and value > timezone.now():
+            raise serializers.ValidationError("Must not be in the future: fills are read from here to now.")
+        return value
 
 
 class DiscrepancySerializer(serializers.ModelSerializer):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from apps.common.arguments import command_error, iso_date
 from apps.common.commands import MaintenanceCommand
@@ -44,10 +45,17 @@ class Command(MaintenanceCommand):
         except ValidationError as exc:
             raise command_error(exc) from exc
         since = options["since"]
+        if since is not None:
+            since = datetime(since.year, since.month, since.day, tzinfo=UTC)
+            if since > timezone.now():
+                # A run from tomorrow reads no fill and compares no balance, and would still report ok.
+                raise CommandError(
+                    f"--since {since:%Y-%m-%d} is in the future; give a day up to today (UTC)."
+                )
         results = reconciliation_run_all(
             exchanges=exchanges,
             trigger=RunTrigger.COMMAND,
-            since=datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None,
+            since=since,
             dry_run=self.dry_run,
             progress=lambda message: self.log(message, level=2),
         )
