@@ -46,11 +46,12 @@ _KINDS = (
     ("NotSupported", "not_supported"),
 )
 
-# A URL's query string (where signatures, timestamps and keys travel) and signature-bearing fields.
+# A URL's query string (where signatures, timestamps and keys travel) and signature-bearing fields, written
+# as query parameters, headers, JSON or a Python dict's repr (single quotes), wherever one is formatted in.
 _SIGNED_QUERY = re.compile(r"(https?://[^\s?\"']+)\?[^\s\"']*")
 _SIGNATURE_FIELDS = re.compile(
     r"(?i)(signature|sign|apikey|api_key|secret|passphrase|password|x-mbx-apikey|ok-access-\w+)"
-    r"(\"?\s*[:=]\s*\"?)([^\s\"'&,}]+)"
+    r"([\"']?\s*[:=]\s*[\"']?)([^\s\"'&,}]+)"
 )
 
 
