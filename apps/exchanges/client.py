@@ -23,6 +23,7 @@ from django.conf import settings
 
 from apps.common.redis import full_key, window_hit
 
+from .crypto import CredentialDecryptionError
 from .models import Exchange
 from .services import Credentials, exchange_credentials
 
@@ -130,7 +131,15 @@ def exchange_client(*, exchange: Exchange, options: dict[str, Any] | None = None
             kind="invalid",
             method="exchange_client",
         )
-    credentials = exchange_credentials(exchange=exchange)
+    try:
+        credentials = exchange_credentials(exchange=exchange)
+    except CredentialDecryptionError as exc:
+        # The account cannot sign anything: a refusal its caller records (a failed run), never a crash.
+        raise ExchangeCallError(
+            f"{exchange.name}: {exc} Set the credentials again in the admin, or restore the key.",
+            kind="authentication",
+            method="exchange_client",
+        ) from None
     config = {
         **credentials.as_ccxt_config(),
         "enableRateLimit": settings.EXCHANGE_CCXT_THROTTLE,
