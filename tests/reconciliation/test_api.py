@@ -5,6 +5,7 @@ no token are refused with nothing written; no answer carries a credential."""
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 
 from apps.agents.services import agent_revoke
 from apps.reconciliation.models import Discrepancy, DiscrepancyKind, DiscrepancyState, ReconciliationRun
@@ -122,6 +123,18 @@ def test_an_account_ccxt_does_not_know_is_a_failed_run_saying_so(api, db):
     body = response.json()
     assert body["status"] == "failed" and "not a ccxt exchange id" in body["reason"]
     assert body["open_discrepancies"] == []
+
+
+def test_credentials_no_key_decrypts_are_a_failed_run_not_a_500_nor_a_run_left_running(api, db):
+    stranger = Fernet(Fernet.generate_key())
+    ExchangeFactory(name="binance", api_key_encrypted=stranger.encrypt(b"old-key").decode())
+
+    response = start(api, {"exchange": "binance"})
+
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "failed"
+    assert "cannot be decrypted with any key in FIELD_ENCRYPTION_KEYS" in response.json()["reason"]
+    assert ReconciliationRun.objects.get().status == "failed"
 
 
 def test_a_run_already_holding_the_accounts_lock_is_a_409_and_nothing_is_written(api, emulated):

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.management import ManagementUtility, call_command
 from django.core.management.base import CommandError
 
+from apps.exchanges.models import Exchange
 from apps.execution.models import Order
 from apps.reconciliation.models import Discrepancy, DiscrepancyKind, ReconciliationRun
 from apps.reconciliation.services.adopt import discrepancy_dismiss
@@ -171,6 +173,20 @@ def test_a_failed_run_exits_non_zero_with_its_reason_and_no_secret(emulated):
     message = str(failure.value)
     assert "binance run" in message and "is failed" in message
     assert account.api_key not in message and account.secret not in message
+
+
+def test_an_account_whose_credentials_no_key_decrypts_fails_and_the_others_still_run(emulated):
+    _, binance = emulated(BINANCE)
+    emulated(OKX)
+    stranger = Fernet(Fernet.generate_key())
+    Exchange.objects.filter(pk=binance.pk).update(api_secret_encrypted=stranger.encrypt(b"old").decode())
+
+    with pytest.raises(CommandError) as failure:
+        reconcile()
+
+    assert "binance run" in str(failure.value) and "cannot be decrypted" in str(failure.value)
+    statuses = dict(ReconciliationRun.objects.values_list("exchange__name", "status"))
+    assert statuses == {"binance": "failed", "okx": "ok"}
 
 
 def test_a_dry_run_leaves_no_run_and_no_discrepancy(emulated):
