@@ -361,6 +361,23 @@ def _today_trades_range(schema: Schema) -> None:
     )
 
 
+# Realized PnL, computed from the fills and kept with the position (apps/execution/services/realized.py).
+REALIZED_COLUMNS = {
+    "realized_pnl": Column(type="numeric(20,8)", nullable=True, default=None, identity=None),
+    "realized_fees": Column(type="numeric(20,8)", nullable=True, default=None, identity=None),
+    "realized_other_fees": Column(type="jsonb", nullable=True, default=None, identity=None),
+    "realized_at": Column(type="timestamp with time zone", nullable=True, default=None, identity=None),
+    "realized_note": Column(type="text", nullable=True, default=None, identity=None),
+}
+
+
+def _realized_pnl(schema: Schema) -> None:
+    """Appended after the foreign key column (applied after _foreign_key_columns_last)."""
+    for name, column in REALIZED_COLUMNS.items():
+        schema.columns[f"positions.{name}"] = column
+    schema.column_order["positions"] += tuple(REALIZED_COLUMNS)
+
+
 DEVIATIONS = [
     Deviation(
         "Timestamps are timestamptz",
@@ -445,6 +462,13 @@ DEVIATIONS = [
         "Extensions only where available",
         "uuid-ossp and pgcrypto are created where the server ships them and skipped with a warning "
         "elsewhere (the embedded PostgreSQL has no contrib); nothing in the schema uses them.",
+    ),
+    Deviation(
+        "Realized PnL kept on positions",
+        "positions.realized_pnl, realized_fees (NUMERIC(20,8)), realized_other_fees (JSONB), realized_at "
+        "and realized_note, all nullable: the seed keeps no result for a closed position (its unrealized "
+        "PnL is of the last price only). current_positions is re-created so that its * carries them.",
+        _realized_pnl,
     ),
 ]
 

@@ -60,6 +60,41 @@ class AbstractPosition(models.Model):
         editable=False,
         help_text="Kept current by the database trigger update_positions_updated_at.",
     )
+    # Realized PnL from the position's fills by average cost (docs/metrics.md, "Realized PnL"),
+    # written by apps/execution/services/realized.py only: on close and by compute_realized_pnl.
+    realized_pnl = Money(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Realized PnL in the quote currency, net of realized_fees; NULL when the fills do not "
+        "explain the position (realized_note says why).",
+    )
+    realized_fees = Money(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The fees in realized_pnl, in the quote currency: quote fees, and base fees at the fill "
+        "price; a maker rebate counts negative.",
+    )
+    realized_other_fees = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Fees in other currencies (an exchange token), by currency, not converted and not in "
+        "realized_pnl.",
+    )
+    realized_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When these realized figures were computed.",
+    )
+    realized_note = models.TextField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Why realized_pnl is NULL, or what the figures leave out.",
+    )
 
     class Meta:
         abstract = True
