@@ -154,6 +154,14 @@ def exchange_client(*, exchange: Exchange, options: dict[str, Any] | None = None
     }
     client = _limited_class(ccxt_class, account=exchange.name)(config)
     if exchange.testnet:
+        # Without a test URL ccxt's set_sandbox_mode fails with a TypeError (a NotSupported for some).
+        if not client.urls.get("test"):
+            raise ExchangeCallError(
+                f"ccxt has no sandbox (testnet) for {exchange.name}; a testnet account of it cannot be "
+                "reached. Register the live account instead (testnet off).",
+                kind="not_supported",
+                method="exchange_client",
+            )
         client.set_sandbox_mode(True)
     override = settings.EXCHANGE_API_URLS.get(exchange.name)
     if override:  # a proxy, a regional endpoint, or an emulator on loopback in the tests
