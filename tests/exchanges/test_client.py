@@ -144,6 +144,19 @@ def test_a_testnet_account_gets_a_client_in_ccxts_sandbox_mode(settings):
     assert exchange_client(exchange=live).isSandboxModeEnabled is False
 
 
+@pytest.mark.parametrize("name", ["bitfinex", "bitflyer"])
+def test_a_testnet_account_of_an_exchange_without_a_sandbox_is_refused_as_not_supported(name):
+    exchange = ExchangeFactory(name=name, testnet=True)
+
+    with pytest.raises(ExchangeCallError) as caught:
+        exchange_client(exchange=exchange)
+
+    assert caught.value.kind == "not_supported" and caught.value.method == "exchange_client"
+    assert f"ccxt has no sandbox (testnet) for {name}" in str(caught.value)
+    exchange.testnet = False  # its live account is reached as usual
+    assert exchange_client(exchange=exchange).isSandboxModeEnabled is False
+
+
 def test_the_client_holds_the_decrypted_credentials_and_settings(settings):
     settings.EXCHANGE_TIMEOUT = 2.5
     exchange = exchange_register(name="okx", api_key=KEY, api_secret=SECRET, password=PASSWORD)

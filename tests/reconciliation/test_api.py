@@ -125,6 +125,16 @@ def test_an_account_ccxt_does_not_know_is_a_failed_run_saying_so(api, db):
     assert body["open_discrepancies"] == []
 
 
+def test_a_testnet_account_ccxt_has_no_sandbox_for_is_a_failed_run_saying_so(api, db):
+    ExchangeFactory(name="bitfinex", testnet=True)
+
+    response = start(api, {"exchange": "bitfinex"})
+
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "failed"
+    assert "ccxt has no sandbox (testnet) for bitfinex" in response.json()["reason"]
+
+
 def test_credentials_no_key_decrypts_are_a_failed_run_not_a_500_nor_a_run_left_running(api, db):
     stranger = Fernet(Fernet.generate_key())
     ExchangeFactory(name="binance", api_key_encrypted=stranger.encrypt(b"old-key").decode())
