@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.exchanges.api.fields import ExchangeNameField
@@ -80,6 +81,7 @@ class RunWithDriftSerializer(RunSerializer):
         fields = [*RunSerializer.Meta.fields, "open_discrepancies"]
         read_only_fields = fields
 
+    @extend_schema_field(DiscrepancySerializer(many=True))
     def get_open_discrepancies(self, run: ReconciliationRun) -> list[dict]:
         rows = run.exchange.discrepancies.filter(state="open").select_related("exchange").order_by("id")
         return DiscrepancySerializer(rows, many=True).data
