@@ -343,6 +343,7 @@ def test_the_openapi_schema_still_generates_with_the_reconciliation_endpoints(ap
     request_schema = post["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert "exchange" in schema["components"]["schemas"][request_schema]["required"]
     answered = post["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
-    assert "open_discrepancies" in schema["components"]["schemas"][answered]["properties"]
+    drift = schema["components"]["schemas"][answered]["properties"]["open_discrepancies"]
+    assert drift["items"] == {"$ref": "#/components/schemas/Discrepancy"}  # typed, for generated clients
     filters = {p["name"] for p in paths["/api/v1/reconciliation/discrepancies/"]["get"]["parameters"]}
     assert {"state", "exchange", "kind"} <= filters
