@@ -1,4 +1,4 @@
-"""Positions: open or update one per (exchange, symbol), close it; PnL derived when not given."""
+"""Positions: open or update one per (exchange, symbol), close it and keep its realized PnL."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.exchanges.models import Exchange
 from apps.execution.models import Position, Side
+from apps.execution.services.realized import position_realized_pnl_update
 
 EIGHT = Decimal("0.00000001")
 FOUR = Decimal("0.0001")
@@ -151,6 +152,7 @@ def position_close(
     current_price: Decimal | None = None,
 ) -> PositionResult:
     """Close a position: is_open false, closed_at set; the final price updates the PnL if given.
+    Its realized PnL is computed from the fills of its life and kept with it (services/realized.py).
 
     Closing a closed position changes nothing (a retried close is harmless).
     """
@@ -175,6 +177,7 @@ def position_close(
         _fits({"unrealized_pnl": pnl, "unrealized_pnl_percentage": pct, "value": value})
         changed += ["current_price", "unrealized_pnl", "unrealized_pnl_percentage", "value"]
     position.save(update_fields=changed)
+    position_realized_pnl_update(position=position)
     position.refresh_from_db(fields=["updated_at"])
     return PositionResult(position=position, outcome="closed")
 
