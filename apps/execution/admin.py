@@ -96,13 +96,41 @@ class TradeAdmin(ReadOnlyAdmin, LargeTableAdmin):
 class PositionAdminBase(ReadOnlyAdmin):
     list_display = [
         "symbol", "exchange", "side", "amount", "entry_price", "current_price", "value", "unrealized_pnl",
-        "unrealized_pnl_percentage", "is_open", "opened_at", "closed_at",
+        "unrealized_pnl_percentage", "realized", "is_open", "opened_at", "closed_at",
     ]  # fmt: skip
     list_filter = ["is_open", "side", "exchange"]
     list_select_related = ["exchange"]
     search_fields = ["symbol"]
     date_hierarchy = "opened_at"
     ordering = ["-opened_at"]
+    fieldsets = [
+        (None, {"fields": ["exchange", "symbol", "side", "is_open", "opened_at", "closed_at"]}),
+        ("Amounts", {"fields": ["amount", "entry_price", "current_price", "value"]}),
+        ("Unrealized", {"fields": ["unrealized_pnl", "unrealized_pnl_percentage"]}),
+        (
+            "Realized (from the fills, by average cost)",
+            {"fields": ["realized_pnl", "realized_fees", "other_fees", "realized_note", "realized_at"]},
+        ),
+        ("Risk", {"fields": ["stop_loss", "take_profit"]}),
+        ("Times", {"fields": ["updated_at"]}),
+    ]
+    readonly_fields = [
+        "realized_pnl", "realized_fees", "other_fees", "realized_note", "realized_at", "updated_at",
+    ]  # fmt: skip
+
+    @admin.display(description="realized PnL", ordering="realized_pnl")
+    def realized(self, obj) -> str:
+        """The figure, or why there is none: a blank would read as "not computed yet"."""
+        if obj.realized_pnl is not None:
+            return obj.realized_pnl
+        if obj.realized_note:
+            return format_html('<span title="{}">n/a</span>', obj.realized_note)
+        return "—"
+
+    @admin.display(description="fees in other currencies")
+    def other_fees(self, obj) -> str:
+        fees = obj.realized_other_fees or {}
+        return ", ".join(f"{amount} {currency}" for currency, amount in fees.items()) or "—"
 
 
 @admin.register(Position)

@@ -360,6 +360,11 @@ _POSITION_FIELDS = [
     "opened_at",
     "closed_at",
     "updated_at",
+    "realized_pnl",
+    "realized_fees",
+    "realized_other_fees",
+    "realized_at",
+    "realized_note",
 ]
 
 
