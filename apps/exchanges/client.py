@@ -81,7 +81,7 @@ def _limited_class(ccxt_class: type, *, account: str) -> type:
     class Limited(ccxt_class):
         def fetch2(self, path, api="public", method="GET", params=None, config=None):
             category = "_".join(api) if isinstance(api, list | tuple) else str(api)
-            endpoint = re.sub(r"[^\w/.-]", "_", f"{category}:{path}")
+            endpoint = re.sub(r"[^\w/.:-]", "_", f"{category}:{path}")
             _wait_for_the_limiter(account=account, endpoint=endpoint)
             return super().fetch2(path, api, method, params or {}, config or {})
 

@@ -20,6 +20,8 @@ from rest_framework.test import APIClient
 from tests.agents.factories import AgentFactory
 from tests.factories import DecisionFactory, ExchangeFactory, OrderFactory, PositionFactory, StrategyFactory
 
+_BINANCE_API_KEYS = tuple(__import__("ccxt").binance().urls["api"])
+
 CHECKS = [
     schemathesis.checks.not_a_server_error,
     schemathesis.checks.status_code_conformance,
@@ -29,8 +31,11 @@ CHECKS = [
 
 
 @pytest.fixture
-def fuzz_agent(db):
+def fuzz_agent(db, settings):
     agent = AgentFactory(name="fuzzer")
+    # A reconciliation the fuzzer starts must not reach for the real exchange: a closed loopback port
+    # answers at once (the run is recorded failed, with the reason).
+    settings.EXCHANGE_API_URLS = {"binance": dict.fromkeys(_BINANCE_API_KEYS, "http://127.0.0.1:1")}
     # Something to find, so lookups and filters hit rows as well as misses.
     binance = ExchangeFactory(name="binance")
     OrderFactory.create_batch(3, exchange=binance)

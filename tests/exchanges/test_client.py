@@ -237,14 +237,14 @@ def test_past_the_shared_limit_the_next_call_is_refused_naming_the_endpoint(acco
     error = refused(client, "fetch_balance")
 
     assert error.kind == "rate_limited"
-    assert "private_account" in str(error) and "EXCHANGE_RATE_LIMIT_MAX_WAIT" in str(error)
+    assert "private:account" in str(error) and "EXCHANGE_RATE_LIMIT_MAX_WAIT" in str(error)
     assert len(account.requests_to("/api/v3/account")) == 2
     # The limit is the account's, whatever process or client asks: another client is refused as well.
     other = exchange_client(exchange=exchange)
     other.set_markets(client.markets, client.currencies)
-    assert "private_account" in str(refused(other, "fetch_balance"))
+    assert "private:account" in str(refused(other, "fetch_balance"))
     assert len(account.requests_to("/api/v3/account")) == 2
-    assert shared_redis.get_client().get("ratelimit:binance:private_account") == "4"
+    assert shared_redis.get_client().get("ratelimit:binance:private:account") == "4"
 
 
 def test_every_page_of_a_paginated_fetch_asks_the_limiter(account_of, settings):
@@ -257,7 +257,7 @@ def test_every_page_of_a_paginated_fetch_asks_the_limiter(account_of, settings):
 
     error = refused(client, "fetch_my_trades", "BTC/USDT", None, None, {"paginate": True})
 
-    assert error.kind == "rate_limited" and "private_myTrades" in str(error)
+    assert error.kind == "rate_limited" and "private:myTrades" in str(error)
     assert len(account.requests_to("/api/v3/myTrades")) == 3  # 1,000 a page: stopped at the limit
 
 

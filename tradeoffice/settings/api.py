@@ -65,5 +65,8 @@ SPECTACULAR_SETTINGS = {
         "SeverityEnum": "apps.system_events.models.Severity",
         "OutcomeEnum": "apps.memory.models.Outcome",
         "DecisionLayerEnum": "apps.decisions.models.DecisionLayer",
+        "RunStatusEnum": "apps.reconciliation.models.RunStatus",
+        "DiscrepancyStateEnum": "apps.reconciliation.models.DiscrepancyState",
+        "DiscrepancyKindEnum": "apps.reconciliation.models.DiscrepancyKind",
     },
 }
