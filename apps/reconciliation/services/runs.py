@@ -11,6 +11,7 @@ only once it was read whole, so a run cut off in the middle of pagination resume
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -35,7 +37,30 @@ from .exchange_view import ExchangeReader
 
 logger = logging.getLogger("tradeoffice.reconciliation")
 
-FINDINGS_BATCH = 1_000
+FINDINGS_BATCH = 5_000
+RESOLVE_BATCH = 2_000
+RECORDED_ORDER_KINDS = (DiscrepancyKind.MISSING_ORDER, DiscrepancyKind.EXTERNAL_ORDER)
+# The arrays travel in binary (%b): psycopg's text format escapes each JSON value with a regular expression.
+DISCREPANCIES_UPSERT = """
+    INSERT INTO reconciliation_discrepancies AS d
+           (exchange_id, run_id, last_seen_run_id, state, kind, subject, symbol,
+            exchange_version, record_version, differences)
+    SELECT %s, %s, %s, 'open', f.kind, f.subject, f.symbol,
+           f.exchange_version::jsonb, f.record_version::jsonb, f.differences::jsonb
+      FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[])
+           AS f(kind, subject, symbol, exchange_version, record_version, differences)
+        ON CONFLICT (exchange_id, kind, subject) WHERE state = 'open' DO UPDATE
+       SET last_seen_run_id = excluded.last_seen_run_id, symbol = excluded.symbol,
+           exchange_version = excluded.exchange_version, record_version = excluded.record_version,
+           differences = excluded.differences
+    RETURNING d.kind, d.subject, d.xmax = 0
+"""
+DISCREPANCY_SEEN_AGAIN = """
+    UPDATE reconciliation_discrepancies
+       SET last_seen_run_id = %s, symbol = %s, exchange_version = %s::jsonb, record_version = %s::jsonb,
+           differences = %s::jsonb
+     WHERE exchange_id = %s AND kind = %s AND subject = %s AND state = 'open'
+"""
 # Fills are read up to a little past this machine's clock: an exchange's clock may run ahead of it. The
 # watermark stays at this machine's time, so the overlap reads that stretch again next time.
 CLOCK_SLACK_MS = 60_000
@@ -45,11 +70,57 @@ class ReconciliationBusy(Exception):
     """Another run holds this exchange's lock."""
 
 
-def _jsonable(value: Any) -> Any:
-    """ccxt's structures (floats, Decimals, nested info) as plain JSON values for a JSONB column."""
-    import json
+# orjson, with Django's encoder for what JSON has no type for (Decimal, datetime): the standard library's
+# encoder took as long as the database did to store 50,000 fills.
+_DJANGO_ENCODER = DjangoJSONEncoder()
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+def _json(value: Any) -> str | None:
+    """ccxt's structures (floats, Decimals, nested info) as JSON text for a JSONB column; None is SQL NULL,
+    as the JSONField writes it."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value, default=_DJANGO_ENCODER.default, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError as exc:  # a TypeError, as json.dumps raises for what it cannot encode
+        if "64-bit" not in str(exc):
+            raise
+        # The one value orjson refuses that JSON allows: an integer past 64 bits.
+        return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"))
+
+
+def _row(kind: str, subject: str, finding: compare.Finding) -> tuple:
+    return (
+        kind,
+        subject,
+        finding.symbol or "",
+        _json(finding.exchange_version),
+        _json(finding.record_version),
+        _json(finding.differences),
+    )
+
+
+@contextmanager
+def _bound_cursor():
+    """A cursor on Django's connection (its transaction) that binds parameters on the server, so arrays
+    travel in binary: Django's cursors bind in the client, quoting each element with a regular expression
+    (seconds for a batch of JSON values)."""
+    import psycopg
+
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
+def _recorded(model, ids: list[str]) -> set[str]:
+    """Which of `ids` the table holds: one array parameter, where pk__in sends a placeholder per id."""
+    if not ids:
+        return set()
+    table, column = model._meta.db_table, model._meta.pk.column
+    with _bound_cursor() as cursor:
+        cursor.execute(f"SELECT {column} FROM {table} WHERE {column} = ANY(%b)", [ids])
+        return {pk for (pk,) in cursor.fetchall()}
 
 
 @contextmanager
@@ -113,7 +184,6 @@ class _Run:
             "resolved": 0,
             "adopted": 0,
         }
-        self.seen: dict[str, set[str]] = {kind: set() for kind in DiscrepancyKind.values}
         self.checked: dict[str, set[str] | None] = {}  # kind -> the subjects compared completely (None: all)
         self.fills_complete: set[str] = set()
 
@@ -171,8 +241,7 @@ class _Run:
         complete_to = None
         for window_end, trades in self.reader.trade_windows(symbol, since):
             self.counts["fills_fetched"] += len(trades)
-            ids = [str(t["id"]) for t in trades]
-            recorded = set(Trade.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+            recorded = _recorded(Trade, [str(t["id"]) for t in trades])
             findings = compare.compare_trades(trades, recorded)
             self._keep(findings)
             complete_to = window_end
@@ -271,72 +340,79 @@ class _Run:
         """Write findings as discrepancies: a difference already open is updated (seen again), a new one
         created. In batches, each its own transaction, so a run cut short keeps what it found."""
         self.counts["found"] += len(findings)
-        for kind_findings in findings:
-            self.seen[kind_findings.kind].add(kind_findings.subject)
         for start in range(0, len(findings), FINDINGS_BATCH):
             self._write(findings[start : start + FINDINGS_BATCH])
 
     @transaction.atomic
     def _write(self, findings: list[compare.Finding]) -> None:
-        keys = {(f.kind, f.subject) for f in findings}
-        existing = {
-            (d.kind, d.subject): d
-            for d in Discrepancy.objects.select_for_update().filter(
-                exchange=self.exchange,
-                state=DiscrepancyState.OPEN,
-                kind__in={k for k, _ in keys},
-                subject__in={s for _, s in keys},
-            )
-        }
-        new, changed = [], []
-        for finding in findings:
-            values = {
-                "symbol": finding.symbol or "",
-                "exchange_version": _jsonable(finding.exchange_version),
-                "record_version": _jsonable(finding.record_version),
-                "differences": _jsonable(finding.differences),
-                "last_seen_run": self.run,
-            }
-            found = existing.get((finding.kind, finding.subject))
-            if found is None:
-                new.append(
-                    Discrepancy(
-                        exchange=self.exchange,
-                        run=self.run,
-                        kind=finding.kind,
-                        subject=finding.subject[:120],
-                        **values,
+        # One INSERT ... ON CONFLICT per batch, the JSON encoded once. A model instance per row, bulk_create's
+        # placeholders and a JSON round trip per value cost more than fetching the findings did; and looking
+        # the open ones up first read every open row of the account per batch while the table grew within
+        # the run (its statistics still said empty, so the planner took the queue index).
+        with _bound_cursor() as cursor:
+            # Lost only if PostgreSQL itself crashes before the run's last write, which is synchronous
+            # and flushes these: the watermark is not saved then, and the next run finds them again.
+            cursor.execute("SET LOCAL synchronous_commit TO off")
+            first: dict[tuple[str, str], compare.Finding] = {}
+            last: dict[tuple[str, str], compare.Finding] = {}
+            for finding in findings:
+                key = (finding.kind, finding.subject[:120])
+                if key in first:
+                    last[key] = finding
+                else:
+                    first[key] = finding
+            columns: list[list] = [[], [], [], [], [], []]
+            for (kind, subject), finding in first.items():
+                for column, value in zip(columns, _row(kind, subject, finding), strict=True):
+                    column.append(value)
+            cursor.execute(DISCREPANCIES_UPSERT, [self.exchange.pk, self.run.pk, self.run.pk, *columns])
+            inserted = {(kind, subject): new for kind, subject, new in cursor.fetchall()}
+            # A difference found twice in one batch: a new discrepancy keeps the first, an open one
+            # found again takes the last (as one pass over the findings does).
+            for key, finding in last.items():
+                if not inserted[key]:
+                    _, _, symbol, *versions = _row(*key, finding)
+                    cursor.execute(
+                        DISCREPANCY_SEEN_AGAIN, [self.run.pk, symbol, *versions, self.exchange.pk, *key]
                     )
-                )
-                existing[(finding.kind, finding.subject)] = new[-1]
-            elif found.pk is not None:
-                for name, value in values.items():
-                    setattr(found, name, value)
-                changed.append(found)
-        Discrepancy.objects.bulk_create(new)
-        Discrepancy.objects.bulk_update(
-            changed, ["symbol", "exchange_version", "record_version", "differences", "last_seen_run"]
-        )
-        self.counts["new"] += len(new)
+        self.counts["new"] += sum(inserted.values())
 
     def _resolve(self) -> None:
         """Open discrepancies this run no longer finds where it checked: resolved (the difference is gone)."""
-        open_ones = Discrepancy.objects.filter(exchange=self.exchange, state=DiscrepancyState.OPEN).exclude(
-            last_seen_run=self.run
+        open_ones = (
+            Discrepancy.objects.filter(exchange=self.exchange, state=DiscrepancyState.OPEN)
+            .exclude(last_seen_run=self.run)
+            .order_by()
+            .values_list("pk", "kind", "subject")
         )
         resolved = []
-        for discrepancy in open_ones.iterator():
-            if discrepancy.kind == DiscrepancyKind.MISSING_TRADE:
-                gone = Trade.objects.filter(pk=discrepancy.subject).exists()
-            elif discrepancy.kind in (DiscrepancyKind.MISSING_ORDER, DiscrepancyKind.EXTERNAL_ORDER):
-                gone = Order.objects.filter(pk=discrepancy.subject).exists()
-            elif discrepancy.kind in self.checked:
-                subjects = self.checked[discrepancy.kind]
-                gone = subjects is None or discrepancy.subject in subjects
-            else:
-                gone = False
-            if gone:
-                resolved.append(discrepancy.pk)
+        batch: list[tuple[int, str, str]] = []
+
+        def resolve(batch: list[tuple[int, str, str]]) -> None:
+            # Whether a missing fill or order is in the record now: one query per batch, not per row.
+            trades = [subject for _, kind, subject in batch if kind == DiscrepancyKind.MISSING_TRADE]
+            orders = [subject for _, kind, subject in batch if kind in RECORDED_ORDER_KINDS]
+            recorded_trades, recorded_orders = _recorded(Trade, trades), _recorded(Order, orders)
+            for pk, kind, subject in batch:
+                if kind == DiscrepancyKind.MISSING_TRADE:
+                    gone = subject in recorded_trades
+                elif kind in RECORDED_ORDER_KINDS:
+                    gone = subject in recorded_orders
+                elif kind in self.checked:
+                    subjects = self.checked[kind]
+                    gone = subjects is None or subject in subjects
+                else:
+                    gone = False
+                if gone:
+                    resolved.append(pk)
+
+        for row in open_ones.iterator(chunk_size=RESOLVE_BATCH):
+            batch.append(row)
+            if len(batch) == RESOLVE_BATCH:
+                resolve(batch)
+                batch = []
+        if batch:
+            resolve(batch)
         if resolved:
             Discrepancy.objects.filter(pk__in=resolved).update(
                 state=DiscrepancyState.RESOLVED,
