@@ -40,20 +40,23 @@ logger = logging.getLogger("tradeoffice.reconciliation")
 FINDINGS_BATCH = 5_000
 RESOLVE_BATCH = 2_000
 RECORDED_ORDER_KINDS = (DiscrepancyKind.MISSING_ORDER, DiscrepancyKind.EXTERNAL_ORDER)
-# The arrays travel in binary (%b): psycopg's text format escapes each JSON value with a regular expression.
+# The arrays travel in binary (%b). Followed by the SELECT that reads what it did: a count, or each row when
+# a batch holds a difference twice.
 DISCREPANCIES_UPSERT = """
-    INSERT INTO reconciliation_discrepancies AS d
-           (exchange_id, run_id, last_seen_run_id, state, kind, subject, symbol,
-            exchange_version, record_version, differences)
-    SELECT %s, %s, %s, 'open', f.kind, f.subject, f.symbol,
-           f.exchange_version::jsonb, f.record_version::jsonb, f.differences::jsonb
-      FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[])
-           AS f(kind, subject, symbol, exchange_version, record_version, differences)
-        ON CONFLICT (exchange_id, kind, subject) WHERE state = 'open' DO UPDATE
-       SET last_seen_run_id = excluded.last_seen_run_id, symbol = excluded.symbol,
-           exchange_version = excluded.exchange_version, record_version = excluded.record_version,
-           differences = excluded.differences
-    RETURNING d.kind, d.subject, d.xmax = 0
+    WITH upserted AS (
+        INSERT INTO reconciliation_discrepancies AS d
+               (exchange_id, run_id, last_seen_run_id, state, kind, subject, symbol,
+                exchange_version, record_version, differences)
+        SELECT %s, %s, %s, 'open', f.kind, f.subject, f.symbol,
+               f.exchange_version::jsonb, f.record_version::jsonb, f.differences::jsonb
+          FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[])
+               AS f(kind, subject, symbol, exchange_version, record_version, differences)
+            ON CONFLICT (exchange_id, kind, subject) WHERE state = 'open' DO UPDATE
+           SET last_seen_run_id = excluded.last_seen_run_id, symbol = excluded.symbol,
+               exchange_version = excluded.exchange_version, record_version = excluded.record_version,
+               differences = excluded.differences
+        RETURNING d.kind, d.subject, d.xmax = 0 AS inserted
+    )
 """
 DISCREPANCY_SEEN_AGAIN = """
     UPDATE reconciliation_discrepancies
@@ -90,10 +93,10 @@ def _json(value: Any) -> str | None:
         return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
-def _row(kind: str, subject: str, finding: compare.Finding) -> tuple:
+def _row(key: tuple[str, str], finding: compare.Finding) -> tuple:
+    """A finding as the upsert's columns: kind, subject, symbol and its three JSON values."""
     return (
-        kind,
-        subject,
+        *key,
         finding.symbol or "",
         _json(finding.exchange_version),
         _json(finding.record_version),
@@ -349,33 +352,36 @@ class _Run:
         # placeholders and a JSON round trip per value cost more than fetching the findings did; and looking
         # the open ones up first read every open row of the account per batch while the table grew within
         # the run (its statistics still said empty, so the planner took the queue index).
+        first: dict[tuple[str, str], compare.Finding] = {}
+        last: dict[tuple[str, str], compare.Finding] = {}
+        for finding in findings:
+            key = (finding.kind, finding.subject[:120])
+            (last if key in first else first)[key] = finding
+        columns: list[list] = [[], [], [], [], [], []]
+        for key, finding in first.items():
+            for column, value in zip(columns, _row(key, finding), strict=True):
+                column.append(value)
         with _bound_cursor() as cursor:
             # Lost only if PostgreSQL itself crashes before the run's last write, which is synchronous
             # and flushes these: the watermark is not saved then, and the next run finds them again.
             cursor.execute("SET LOCAL synchronous_commit TO off")
-            first: dict[tuple[str, str], compare.Finding] = {}
-            last: dict[tuple[str, str], compare.Finding] = {}
-            for finding in findings:
-                key = (finding.kind, finding.subject[:120])
-                if key in first:
-                    last[key] = finding
-                else:
-                    first[key] = finding
-            columns: list[list] = [[], [], [], [], [], []]
-            for (kind, subject), finding in first.items():
-                for column, value in zip(columns, _row(kind, subject, finding), strict=True):
-                    column.append(value)
-            cursor.execute(DISCREPANCIES_UPSERT, [self.exchange.pk, self.run.pk, self.run.pk, *columns])
+            cursor.execute("SET LOCAL work_mem TO '64MB'")  # the batch's rows stay in memory, not a file
+            parameters = [self.exchange.pk, self.run.pk, self.run.pk, *columns]
+            if not last:
+                cursor.execute(
+                    DISCREPANCIES_UPSERT + "SELECT count(*) FILTER (WHERE inserted) FROM upserted", parameters
+                )
+                self.counts["new"] += cursor.fetchone()[0]
+                return
+            cursor.execute(DISCREPANCIES_UPSERT + "SELECT kind, subject, inserted FROM upserted", parameters)
             inserted = {(kind, subject): new for kind, subject, new in cursor.fetchall()}
             # A difference found twice in one batch: a new discrepancy keeps the first, an open one
             # found again takes the last (as one pass over the findings does).
             for key, finding in last.items():
                 if not inserted[key]:
-                    _, _, symbol, *versions = _row(*key, finding)
-                    cursor.execute(
-                        DISCREPANCY_SEEN_AGAIN, [self.run.pk, symbol, *versions, self.exchange.pk, *key]
-                    )
-        self.counts["new"] += sum(inserted.values())
+                    _, _, *values = _row(key, finding)
+                    cursor.execute(DISCREPANCY_SEEN_AGAIN, [self.run.pk, *values, self.exchange.pk, *key])
+            self.counts["new"] += sum(inserted.values())
 
     def _resolve(self) -> None:
         """Open discrepancies this run no longer finds where it checked: resolved (the difference is gone)."""
