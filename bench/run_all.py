@@ -35,6 +35,7 @@ BENCHMARKS = [
     ("admin_changelist.py", 3, [], ["--rows", "100000", "--requests", "5"]),
     ("api_writes.py", 2, [], ["--seconds", "4", "--batches", "1"]),
     ("footprint.py", 7, [], ["--rounds", "30"]),
+    ("realized_pnl.py", 9, [], ["--fills", "100000"]),
     ("reconciliation.py", 8, [], ["--orders", "500", "--fills", "5000"]),
 ]
 

@@ -9,17 +9,20 @@ in the base currency) at its price p. By average cost, adding to the holding add
 basis; reducing it realizes (p - average cost) x the amount reduced; a fill that crosses zero closes
 the holding, then opens the other side with the rest at p. Summed over the fills this is
 
-    realized = -sum(q x p) + basis held at the end - fees
+    realized = -sum(q x p) + basis still held - fees
 
-so a position that starts and ends flat (every closed one whose fills explain it) needs only sums,
-computed in one aggregate over the fills; only a position still held needs its fills in order, to
-know the average cost of what it holds. Fees in the quote currency, and base fees at the fill price,
-are `realized_fees` (a rebate counts negative); fees in any other currency are summed per currency in
-`realized_other_fees`, neither converted nor in the PnL.
+so a position that starts and ends flat (every closed one whose fills explain it) needs only sums:
+one aggregate over the fills, in SQL, computes and stores every position's figures. Only an open
+position still holding needs its fills in order, for the average cost of what it holds; those are
+folded here in Python first (one per exchange and symbol at most) and their basis handed to the
+aggregate. Fees in the quote currency, and base fees at the fill price, are `realized_fees` (a rebate
+counts negative); fees in any other currency are summed per currency in `realized_other_fees`,
+neither converted nor in the PnL.
 
 When the fills do not explain the position (none at all; a closed position they leave holding
 something; an open one they leave holding other than it says; lives that overlap) every figure is
-NULL and `realized_note` says why: never a 0 that looks like a result.
+NULL and `realized_note` says why: never a 0 that looks like a result. So is a figure NUMERIC(20,8)
+cannot hold.
 """
 
 from __future__ import annotations
@@ -28,19 +31,20 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal, localcontext
 
+import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.exchanges.models import Exchange
-from apps.execution.models import Position, Side
+from apps.execution.models import Position
 
-EIGHT = Decimal("0.00000001")
-MONEY_LIMIT = Decimal(10) ** 12  # NUMERIC(20,8) holds less than this
-PRECISION = 60  # sums of products of NUMERIC(20,8) values are exact well within it
+PRECISION = 60  # the fold's divisions; sums of NUMERIC(20,8) products are exact well within it
 FIELDS = ("realized_pnl", "realized_fees", "realized_other_fees", "realized_at", "realized_note")
 UNKNOWN_CURRENCY = "unknown"  # the key of fees recorded without a currency
+# Hash aggregation of a million fills into tens of thousands of positions holds about 60 MB of sums.
+WORK_MEM = "64MB"
 
 
 class Reason:
@@ -84,28 +88,26 @@ class RealizedReport:
         return f"{text}; {self.changed} changed."
 
 
-# --- Reading ------------------------------------------------------------------------------------------
+# --- The statement ----------------------------------------------------------------------------------
 
-# The positions of the lanes (exchange, symbol) in scope, each with its neighbours in its lane.
-_LANE_ROWS = """
-SELECT id, exchange_id, symbol, side, amount, is_open, opened_at, closed_at,
-       realized_pnl, realized_fees, realized_other_fees, realized_note,
-       lag(id) OVER lane, lag(closed_at) OVER lane,
-       lead(id) OVER lane, lead(opened_at) OVER lane
-FROM positions
-WHERE {lanes}
-WINDOW lane AS (PARTITION BY exchange_id, symbol ORDER BY opened_at, id)
-ORDER BY id
-"""
-
-# Each fill of the lanes with the position it belongs to. The lane's positions, in the order they
-# opened, are arrays; width_bucket finds the last one opened at or before the fill (a binary search,
-# not a comparison with every position of the symbol), which owns the fill if it had not closed
-# yet, except at an instant it shares with the previous one, which closed then and takes the fill.
+# Each fill of the lanes (exchange, symbol) in scope with the position it belongs to. A lane's
+# positions, in the order they opened, become one sorted array of bounds: each one's start, and the
+# instant just after its end (1 microsecond, timestamptz's resolution). width_bucket, a binary search,
+# tells which of them a fill falls between: an odd bucket is a position's life, whose id `slots`
+# holds; an even one the gap after it (slot 0). A position that opens at the instant the previous
+# one closed starts just after it, so a fill at that instant is the closing one's. Where lives
+# overlap the bounds are out of order, which only misplaces fills inside the overlap, of positions
+# that are NULL for it anyway.
+#
+# A fee currency is compared as recorded first and upper-cased only when that fails (upper() on
+# every fill costs more than the rest of the row).
 _ASSIGNED = """
-WITH lane_rows AS (
-    SELECT id, exchange_id, symbol, opened_at, COALESCE(closed_at, %(now)s) AS ends,
-           COALESCE(lag(closed_at) OVER lane = opened_at, FALSE) AS shares_start
+lane_rows AS (
+    SELECT id, exchange_id, symbol,
+           opened_at + CASE WHEN lag(closed_at) OVER lane = opened_at THEN interval '1 microsecond'
+                            ELSE interval '0' END AS starts,
+           COALESCE(closed_at, %(now)s) + interval '1 microsecond' AS after,
+           row_number() OVER lane AS seq
     FROM positions
     WHERE exchange_id IS NOT NULL AND ({lanes})
     WINDOW lane AS (PARTITION BY exchange_id, symbol ORDER BY opened_at, id)
@@ -114,273 +116,269 @@ lanes AS (
     SELECT exchange_id, symbol,
            upper(split_part(symbol, '/', 1)) AS base,
            upper(split_part(split_part(symbol, '/', 2), ':', 1)) AS quote,
-           array_agg(opened_at ORDER BY opened_at, id) AS opens,
-           array_agg(ends ORDER BY opened_at, id) AS ends,
-           array_agg(id ORDER BY opened_at, id) AS ids,
-           array_agg(shares_start ORDER BY opened_at, id) AS shares_start,
-           min(opened_at) AS first_opened,
-           max(ends) AS last_ends
+           array_agg(b.bound ORDER BY b.k) AS bounds,
+           array_agg(b.slot ORDER BY b.k) AS slots  -- no NULLs: a subscript is then a plain offset
     FROM lane_rows
+    CROSS JOIN LATERAL (VALUES (2 * seq - 1, starts, id), (2 * seq, after, 0)) AS b(k, bound, slot)
     GROUP BY exchange_id, symbol
 ),
-fills AS (
-    SELECT t.id, t.datetime, t.side, t.price, t.amount, COALESCE(t.fee, 0) AS fee,
-           upper(t.fee_currency) AS fee_currency,
-           l.base, l.quote, l.opens, l.ends, l.ids, l.shares_start,
-           width_bucket(t.datetime, l.opens) AS bucket
+classed AS (
+    SELECT NULLIF(l.slots[width_bucket(t.datetime, l.bounds)], 0) AS position_id,
+           t.id, t.datetime, t.price, t.fee, t.fee_currency,
+           CASE WHEN t.side = 'buy' THEN t.amount ELSE -t.amount END AS signed,
+           CASE WHEN t.fee IS NULL OR t.fee = 0 THEN 0
+                WHEN t.fee_currency = l.quote THEN 1
+                WHEN t.fee_currency = l.base AND l.base <> l.quote THEN 2
+                WHEN upper(t.fee_currency) = l.quote THEN 1
+                WHEN upper(t.fee_currency) = l.base AND l.base <> l.quote THEN 2
+                ELSE 3 END AS fee_kind  -- none, quote, base, another currency
     FROM trades t
     JOIN lanes l ON l.exchange_id = t.exchange_id AND l.symbol = t.symbol
-    WHERE t.datetime >= l.first_opened AND t.datetime <= l.last_ends {fills}
+    {fills}
+    OFFSET 0  -- computed once a fill, and counted as what it is: one group per position, not per fill
 ),
 assigned AS (
-    SELECT CASE
-               WHEN bucket = 0 THEN NULL
-               WHEN bucket > 1 AND shares_start[bucket] AND datetime = opens[bucket] THEN ids[bucket - 1]
-               WHEN datetime <= ends[bucket] THEN ids[bucket]
-           END AS position_id,
-           id, datetime, price,
-           CASE WHEN side = 'buy' THEN amount ELSE -amount END
-               - CASE WHEN fee_currency = base AND fee_currency <> quote THEN fee ELSE 0 END AS quantity,
-           CASE WHEN fee_currency = quote THEN fee
-                WHEN fee_currency = base THEN fee * price
-                ELSE 0 END AS fee_value,
-           CASE WHEN fee <> 0 AND fee_currency IS DISTINCT FROM quote AND fee_currency IS DISTINCT FROM base
-                THEN COALESCE(NULLIF(fee_currency, ''), 'UNKNOWN') END AS other_currency,
-           fee
-    FROM fills
+    SELECT position_id, id, datetime, price, fee,
+           CASE WHEN fee_kind = 2 THEN signed - fee ELSE signed END AS quantity,
+           CASE fee_kind WHEN 1 THEN fee WHEN 2 THEN fee * price ELSE 0 END AS fee_value,
+           CASE WHEN fee_kind = 3 THEN COALESCE(upper(fee_currency), '') END AS other_currency
+    FROM classed
 )
 """
 
-_TOTALS = (
-    _ASSIGNED
-    + """
-SELECT position_id, other_currency, count(*), sum(quantity), sum(quantity * price), sum(fee_value),
-       sum(CASE WHEN other_currency IS NOT NULL THEN fee END)
-FROM assigned
-WHERE position_id IS NOT NULL {targets}
-GROUP BY position_id, other_currency
+# A position's own fills only (a close, an open position's fills in order): its symbol and its life,
+# which the indexes on trades find.
+_OWN_FILLS = """
+WHERE t.symbol = (SELECT symbol FROM positions WHERE id = %(position)s)
+  AND t.datetime >= (SELECT opened_at FROM positions WHERE id = %(position)s)
+  AND t.datetime <= (SELECT COALESCE(closed_at, %(now)s) FROM positions WHERE id = %(position)s)
 """
-)
 
-_IN_ORDER = (
-    _ASSIGNED
-    + """
+# Every position in scope with its figures or its reason. Sums per position and fee currency other
+# than its base and quote first (a fill of no position falls in the group of NULL), then per position;
+# an open position's basis comes folded from Python (`held`), checked against the sums.
+_RESULTS = """
+per_currency AS (
+    SELECT position_id, other_currency, count(*) AS fills, sum(quantity) AS held,
+           sum(quantity * price) AS flow, sum(fee_value) AS fees,
+           sum(fee) FILTER (WHERE other_currency IS NOT NULL) AS other
+    FROM assigned
+    GROUP BY position_id, other_currency
+),
+totals AS (
+    SELECT position_id, sum(fills) AS fills, sum(held) AS held, sum(flow) AS flow, sum(fees) AS fees,
+           jsonb_object_agg(CASE other_currency WHEN '' THEN %(unknown)s ELSE other_currency END,
+                            round(other, 8)::text) FILTER (WHERE other_currency IS NOT NULL) AS other_fees,
+           string_agg(CASE other_currency WHEN '' THEN %(unknown)s ELSE other_currency END, ', '
+                      ORDER BY other_currency) FILTER (WHERE other_currency IS NOT NULL) AS other_names
+    FROM per_currency
+    WHERE position_id IS NOT NULL
+    GROUP BY position_id
+),
+holdings AS (
+    SELECT * FROM unnest(%(held_ids)s::int[], %(held_amounts)s::numeric[], %(held_bases)s::numeric[],
+                         %(held_fills)s::bigint[]) AS h(id, amount, basis, fills)
+),
+positions_in_scope AS (
+    SELECT id, exchange_id, symbol, split_part(symbol, '/', 1) AS base, is_open,
+           closed_at IS NOT NULL OR is_open IS FALSE AS closed,
+           closed_at IS NULL AND is_open IS FALSE AS no_end,
+           CASE WHEN side = 'buy' THEN amount ELSE -amount END AS says,
+           CASE WHEN lag(id) OVER lane IS NOT NULL
+                     AND (lag(closed_at) OVER lane IS NULL OR lag(closed_at) OVER lane > opened_at)
+                THEN lag(id) OVER lane
+                WHEN lead(id) OVER lane IS NOT NULL
+                     AND (closed_at IS NULL OR lead(opened_at) OVER lane < closed_at)
+                THEN lead(id) OVER lane END AS overlapping
+    FROM positions
+    WHERE {lanes}
+    WINDOW lane AS (PARTITION BY exchange_id, symbol ORDER BY opened_at, id)
+),
+figures AS (
+    SELECT p.*, t.fills, t.held, t.other_fees, t.other_names, h.id AS folded,
+           h.amount AS folded_amount, h.fills AS folded_fills,
+           round(-t.flow + COALESCE(h.basis, 0) - t.fees, 8) AS pnl, round(t.fees, 8) AS fees
+    FROM positions_in_scope p
+    LEFT JOIN totals t ON t.position_id = p.id
+    LEFT JOIN holdings h ON h.id = p.id
+    {targets}
+),
+reasoned AS (
+    SELECT f.*,
+           CASE WHEN exchange_id IS NULL THEN %(no_exchange)s
+                WHEN no_end THEN %(no_end)s
+                WHEN overlapping IS NOT NULL THEN %(overlap)s
+                WHEN fills IS NULL THEN %(no_fills)s
+                WHEN closed AND held <> 0 THEN %(not_flat)s
+                WHEN NOT closed AND held <> says THEN %(holding_differs)s
+                WHEN held <> 0 AND (folded IS NULL OR folded_amount <> held OR folded_fills <> fills)
+                    THEN %(changed)s
+                WHEN abs(pnl) >= 1e12 OR abs(fees) >= 1e12 THEN %(out_of_range)s
+           END AS reason
+    FROM figures f
+),
+results AS (
+    SELECT id, is_open, reason, COALESCE(fills, 0) AS fills,
+           CASE WHEN reason IS NULL THEN pnl END AS realized_pnl,
+           CASE WHEN reason IS NULL THEN fees END AS realized_fees,
+           CASE WHEN reason IS NULL THEN other_fees END AS realized_other_fees,
+           CASE reason
+               WHEN %(no_exchange)s THEN 'The position has no exchange, so no fills can be its own.'
+               WHEN %(no_end)s THEN 'The position is closed without a closed_at: its life has no end.'
+               WHEN %(overlap)s THEN format(
+                   'Its life overlaps that of position %%s: a fill in both cannot be told apart.',
+                   overlapping)
+               WHEN %(no_fills)s THEN format(
+                   'No fills of %%s on its exchange are recorded between opened_at and %%s.',
+                   symbol, CASE WHEN closed THEN 'closed_at' ELSE 'now' END)
+               WHEN %(not_flat)s THEN format(
+                   'The fills leave %%s at the close: a fill is missing, or lies outside '
+                   'opened_at..closed_at.', {holding_held})
+               WHEN %(holding_differs)s THEN format(
+                   'The fills hold %%s; the position says %%s: a fill is missing, or lies outside '
+                   'opened_at..now.', {holding_held}, {holding_says})
+               WHEN %(changed)s THEN 'Fills were recorded while this was computed; compute again.'
+               WHEN %(out_of_range)s THEN format(
+                   '%%s %%s is out of range for NUMERIC(20,8).',
+                   CASE WHEN abs(pnl) >= 1e12 THEN 'realized_pnl' ELSE 'realized_fees' END,
+                   CASE WHEN abs(pnl) >= 1e12 THEN pnl ELSE fees END)
+               ELSE CASE WHEN other_names IS NOT NULL THEN format(
+                   'Fees in %%s are not converted and not in realized_pnl (see realized_other_fees).',
+                   other_names) END
+           END AS realized_note
+    FROM reasoned
+)
+"""
+
+
+def _holding(quantity: str) -> str:
+    """SQL: '0.5 BTC long', '2 ETH short' or 'nothing', for a signed quantity of the base currency."""
+    return (
+        f"CASE WHEN {quantity} = 0 THEN 'nothing' ELSE trim_scale(abs({quantity}))::text || ' ' || base"
+        f" || CASE WHEN {quantity} > 0 THEN ' long' ELSE ' short' END END"
+    )
+
+
+def _sql(tail: str, *, lanes: str, fills: str = "", targets: str = "") -> str:
+    return (
+        "WITH "
+        + _ASSIGNED.format(lanes=lanes, fills=fills)
+        + ",\n"
+        + _RESULTS.format(
+            lanes=lanes, targets=targets, holding_held=_holding("held"), holding_says=_holding("says")
+        )
+        + tail
+    )
+
+
+# The figures, read.
+_SELECT = """
+SELECT id, realized_pnl, realized_fees, realized_other_fees, realized_note, reason, fills FROM results
+"""
+
+# The figures, stored: those that change (all with `force`, for a close), with realized_at. A row open
+# when read and closed since (by a close that wrote figures of its own) is left alone; so is every
+# row whose figures stay the same. The answer: how many of each reason, fills and rows changed.
+_UPDATE = """,
+updated AS (
+    UPDATE positions AS p
+    SET realized_pnl = r.realized_pnl, realized_fees = r.realized_fees,
+        realized_other_fees = r.realized_other_fees, realized_note = r.realized_note, realized_at = %(now)s
+    FROM results r
+    WHERE p.id = r.id
+      AND p.is_open IS NOT DISTINCT FROM r.is_open
+      AND (%(force)s
+           OR (p.realized_pnl, p.realized_fees, p.realized_other_fees, p.realized_note)
+              IS DISTINCT FROM (r.realized_pnl, r.realized_fees, r.realized_other_fees, r.realized_note))
+    RETURNING 1
+)
+SELECT reason, count(*), sum(fills), (SELECT count(*) FROM updated) FROM results GROUP BY reason
+"""
+
+_IN_ORDER = """
 SELECT quantity, price
 FROM assigned
 WHERE position_id = %(position)s
 ORDER BY datetime, id
 """
-)
 
 
-@dataclass
-class _Totals:
-    fills: int = 0
-    held: Decimal = Decimal(0)  # the signed quantity held at the end: + long, - short
-    flow: Decimal = Decimal(0)  # sum(q x p): what buying cost less what selling brought
-    fees: Decimal = Decimal(0)
-    other_fees: dict[str, Decimal] = field(default_factory=dict)
+def _lanes(exchange: Exchange | None, position_ids: list[int] | None) -> tuple[str, dict]:
+    """The positions of every lane (exchange, symbol) in scope: their neighbours decide whose fills are
+    whose."""
+    if position_ids is not None:
+        return (
+            "id = ANY(%(ids)s) OR (exchange_id, symbol) IN "
+            "(SELECT exchange_id, symbol FROM positions WHERE id = ANY(%(ids)s))",
+            {"ids": list(position_ids)},
+        )
+    if exchange is not None:
+        return "exchange_id = %(exchange)s", {"exchange": exchange.pk}
+    return "TRUE", {}
 
 
-@dataclass(frozen=True)
-class _Row:
-    id: int
-    exchange_id: int | None
-    symbol: str
-    side: str
-    amount: Decimal
-    is_open: bool | None
-    opened_at: datetime
-    closed_at: datetime | None
-    stored: tuple  # realized_pnl, realized_fees, realized_other_fees, realized_note as stored
-    previous_id: int | None
-    previous_closed_at: datetime | None
-    next_id: int | None
-    next_opened_at: datetime | None
-
-    @property
-    def closed(self) -> bool:
-        return self.closed_at is not None or self.is_open is False
-
-
-def realized_pnl_compute(
-    *,
-    exchange: Exchange | None = None,
-    position_ids: list[int] | None = None,
-    now: datetime | None = None,
-) -> dict[int, Realized]:
-    """The realized figures of the positions on `exchange`, or those of `position_ids`, or of all
-    positions; counting an open position's fills up to `now`. Reads only."""
-    now = now or timezone.now()
-    scope = _Scope(exchange=exchange, position_ids=position_ids)
-    return dict(_compute(scope, _lane_rows(scope), now=now))
-
-
-@dataclass(frozen=True)
-class _Scope:
-    """The positions computed: one exchange's, some by id, or all; and the lanes they stand in."""
-
-    exchange: Exchange | None = None
-    position_ids: list[int] | None = None
-
-    def lanes(self) -> tuple[str, dict]:
-        """The positions of every lane (exchange, symbol) the scope touches: their neighbours decide
-        which fills are whose."""
-        if self.position_ids is not None:
-            return (
-                "id = ANY(%(ids)s) OR (exchange_id, symbol) IN "
-                "(SELECT exchange_id, symbol FROM positions WHERE id = ANY(%(ids)s))",
-                {"ids": list(self.position_ids)},
-            )
-        if self.exchange is not None:
-            return "exchange_id = %(exchange)s", {"exchange": self.exchange.pk}
-        return "TRUE", {}
+def _execute(tail: str, *, exchange: Exchange | None, position_ids: list[int] | None, now: datetime, **extra):
+    """Run the statement with `tail` over the scope; its rows."""
+    lanes, params = _lanes(exchange, position_ids)
+    fills = targets = ""
+    if position_ids is not None:
+        targets = "WHERE p.id = ANY(%(ids)s)"
+        if len(position_ids) == 1:  # one position: its own fills only
+            fills, params["position"] = _OWN_FILLS, position_ids[0]
+    held = _open_holdings(lanes, params, position_ids, now=now)
+    params |= {
+        "now": now,
+        "unknown": UNKNOWN_CURRENCY,
+        "held_ids": list(held),
+        "held_amounts": [amount for amount, _, _ in held.values()],
+        "held_bases": [basis for _, basis, _ in held.values()],
+        "held_fills": [fills_ for _, _, fills_ in held.values()],
+        "no_exchange": Reason.NO_EXCHANGE,
+        "no_end": Reason.NO_END,
+        "overlap": Reason.OVERLAP,
+        "no_fills": Reason.NO_FILLS,
+        "not_flat": Reason.NOT_FLAT,
+        "holding_differs": Reason.HOLDING_DIFFERS,
+        "changed": Reason.CHANGED,
+        "out_of_range": Reason.OUT_OF_RANGE,
+        **extra,
+    }
+    sql = _sql(tail, lanes=lanes, fills=fills, targets=targets)
+    with transaction.atomic():
+        connection.ensure_connection()
+        # psycopg's own cursor binds the parameters on the server (Django's spells them into the SQL).
+        with psycopg.Cursor(connection.connection) as cursor:
+            if position_ids is None:
+                cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+            cursor.execute(sql, params, prepare=False)
+            return cursor.fetchall()
 
 
-def _lane_rows(scope: _Scope) -> list[_Row]:
-    lanes, params = scope.lanes()
+def _open_holdings(lanes: str, params: dict, position_ids: list[int] | None, *, now: datetime) -> dict:
+    """{position id: (quantity held, its basis at average cost, fills)} of the open positions in scope,
+    their fills folded in order."""
     with connection.cursor() as cursor:
-        cursor.execute(_LANE_ROWS.format(lanes=lanes), params)
-        rows = cursor.fetchall()
-    return [
-        _Row(*values[:8], stored=_as_stored(values[8:12]), previous_id=values[12],
-             previous_closed_at=values[13], next_id=values[14], next_opened_at=values[15])
-        for values in rows
-    ]  # fmt: skip
+        cursor.execute(
+            f"SELECT id FROM positions WHERE ({lanes}) AND closed_at IS NULL AND is_open IS NOT FALSE"
+            + (" AND id = ANY(%(ids)s)" if position_ids is not None else ""),
+            params,
+        )
+        ids = [position_id for (position_id,) in cursor.fetchall()]
+    return {position_id: _fold(position_id, now=now) for position_id in ids}
 
 
-def _as_stored(values) -> tuple:
-    pnl, fees, other, note = values
-    if isinstance(other, str):  # Django reads jsonb as text and decodes it in the field
-        other = json.loads(other)
-    return pnl, fees, other, note
-
-
-def _compute(scope: _Scope, rows: list[_Row], *, now: datetime):
-    """(position id, Realized) for each position of `rows` in the scope."""
-    wanted = None if scope.position_ids is None else set(scope.position_ids)
-    targets = [row for row in rows if wanted is None or row.id in wanted]
-    if not targets:
-        return
-    lanes, params = scope.lanes()
-    params |= {"now": now}
-    fills = targets_filter = ""
-    if scope.position_ids is not None:
-        targets_filter = "AND position_id = ANY(%(targets)s)"
-        params["targets"] = [row.id for row in targets]
-        if len(targets) == 1:  # one position (a close): its life only, which the indexes find
-            row = targets[0]
-            fills = "AND t.symbol = %(symbol)s AND t.datetime >= %(from)s AND t.datetime <= %(to)s"
-            params |= {"symbol": row.symbol, "from": row.opened_at, "to": row.closed_at or now}
-    totals: dict[int, _Totals] = defaultdict(_Totals)
+def _fold(position_id: int, *, now: datetime) -> tuple[Decimal, Decimal, int]:
+    """(quantity held, its cost basis at average cost, fills) after the position's fills in order."""
+    lanes, params = _lanes(None, [position_id])
+    params |= {"now": now, "position": position_id}
+    sql = "WITH " + _ASSIGNED.format(lanes=lanes, fills=_OWN_FILLS) + _IN_ORDER
+    held, basis, count = Decimal(0), Decimal(0), 0
     with connection.cursor() as cursor, localcontext(prec=PRECISION):
-        cursor.execute(_TOTALS.format(lanes=lanes, fills=fills, targets=targets_filter), params)
-        for position_id, currency, count, held, flow, fees, other in cursor.fetchall():
-            total = totals[position_id]
-            total.fills += count
-            total.held += held
-            total.flow += flow
-            total.fees += fees
-            if currency is not None:
-                key = UNKNOWN_CURRENCY if currency == "UNKNOWN" else currency
-                total.other_fees[key] = total.other_fees.get(key, Decimal(0)) + other
-    for row in targets:
-        yield row.id, _realized(row, totals.get(row.id), now=now)
-
-
-def _realized(row: _Row, total: _Totals | None, *, now: datetime) -> Realized:
-    refused = _unexplained(row, total)
-    if refused is not None:
-        return refused
-    basis = Decimal(0)
-    if total.held:
-        held, basis, fills = _holding_in_order(row, now=now)
-        if (held, fills) != (total.held, total.fills):
-            return _null(Reason.CHANGED, "Fills were recorded while this was computed; compute again.", total)
-    with localcontext(prec=PRECISION):
-        pnl = -total.flow + basis - total.fees
-    for name, value in (("realized_pnl", pnl), ("realized_fees", total.fees)):
-        if abs(value) >= MONEY_LIMIT:
-            return _null(Reason.OUT_OF_RANGE, f"{name} {value:.8f} is out of range for NUMERIC(20,8).", total)
-    other = {currency: f"{amount:.8f}" for currency, amount in sorted(total.other_fees.items())} or None
-    note = None
-    if other:
-        note = (
-            f"Fees in {', '.join(other)} are not converted and not in realized_pnl (see realized_other_fees)."
-        )
-    return Realized(
-        realized_pnl=pnl.quantize(EIGHT, rounding=ROUND_HALF_UP),
-        realized_fees=total.fees.quantize(EIGHT, rounding=ROUND_HALF_UP),
-        realized_other_fees=other,
-        realized_note=note,
-        reason=None,
-        fills=total.fills,
-    )
-
-
-def _unexplained(row: _Row, total: _Totals | None) -> Realized | None:
-    """NULL with the reason when the fills cannot give this position's result."""
-    if row.exchange_id is None:
-        return _null(Reason.NO_EXCHANGE, "The position has no exchange, so no fills can be its own.", total)
-    if row.closed_at is None and row.is_open is False:
-        return _null(Reason.NO_END, "The position is closed without a closed_at: its life has no end.", total)
-    ends = row.closed_at
-    if row.previous_id is not None and (
-        row.previous_closed_at is None or row.previous_closed_at > row.opened_at
-    ):
-        return _null(
-            Reason.OVERLAP,
-            f"Its life overlaps that of position {row.previous_id} (closed "
-            f"{_when(row.previous_closed_at)}): a fill in both cannot be told apart.",
-            total,
-        )
-    if row.next_id is not None and (ends is None or row.next_opened_at < ends):
-        return _null(
-            Reason.OVERLAP,
-            f"Its life overlaps that of position {row.next_id} (opened {_when(row.next_opened_at)}): "
-            "a fill in both cannot be told apart.",
-            total,
-        )
-    until = "closed_at" if row.closed else "now"
-    if total is None:
-        return _null(
-            Reason.NO_FILLS,
-            f"No fills of {row.symbol} on its exchange are recorded between opened_at and {until}.",
-            None,
-        )
-    base = row.symbol.split("/")[0]
-    if row.closed and total.held:
-        return _null(
-            Reason.NOT_FLAT,
-            f"The fills leave {_holding(total.held, base)} at the close: a fill is missing, or lies "
-            "outside opened_at..closed_at.",
-            total,
-        )
-    if not row.closed:
-        says = row.amount if row.side == Side.BUY else -row.amount
-        if total.held != says:
-            return _null(
-                Reason.HOLDING_DIFFERS,
-                f"The fills hold {_holding(total.held, base)}; the position says {_holding(says, base)}: a "
-                "fill is missing, or lies outside opened_at..now.",
-                total,
-            )
-    return None
-
-
-def _holding_in_order(row: _Row, *, now: datetime) -> tuple[Decimal, Decimal, int]:
-    """(quantity held, its cost basis at average cost, fills) after this position's fills in order."""
-    lanes, params = _Scope(position_ids=[row.id]).lanes()
-    fills = "AND t.symbol = %(symbol)s AND t.datetime >= %(from)s AND t.datetime <= %(to)s"
-    params |= {"now": now, "position": row.id, "symbol": row.symbol, "from": row.opened_at, "to": now}
-    with connection.cursor() as cursor:
-        cursor.execute(_IN_ORDER.format(lanes=lanes, fills=fills), params)
-        held, basis, count = Decimal(0), Decimal(0), 0
-        with localcontext(prec=PRECISION):
-            while batch := cursor.fetchmany(10_000):
-                for quantity, price in batch:
-                    held, basis = average_cost_step(held, basis, quantity, price)
-                count += len(batch)
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(10_000):
+            for quantity, price in batch:
+                held, basis = average_cost_step(held, basis, quantity, price)
+            count += len(batch)
     return held, basis, count
 
 
@@ -397,98 +395,45 @@ def average_cost_step(
     return after, (basis * after / held if after else Decimal(0))  # reducing: the average stays
 
 
-def _null(reason: str, note: str, total: _Totals | None) -> Realized:
-    return Realized(None, None, None, note, reason, total.fills if total else 0)
+# --- Services -------------------------------------------------------------------------------------
 
 
-def _holding(held: Decimal, base: str) -> str:
-    if not held:
-        return "nothing"
-    return f"{abs(held).normalize():f} {base} {'long' if held > 0 else 'short'}"
-
-
-def _when(moment: datetime | None) -> str:
-    return moment.isoformat() if moment else "never"
-
-
-# --- Writing ------------------------------------------------------------------------------------------
+def realized_pnl_compute(
+    *,
+    exchange: Exchange | None = None,
+    position_ids: list[int] | None = None,
+    now: datetime | None = None,
+) -> dict[int, Realized]:
+    """The realized figures of the positions on `exchange`, or those of `position_ids`, or of all
+    positions; counting an open position's fills up to `now`. Reads only."""
+    rows = _execute(_SELECT, exchange=exchange, position_ids=position_ids, now=now or timezone.now())
+    return {
+        position_id: Realized(
+            pnl, fees, json.loads(other) if isinstance(other, str) else other, note, reason, int(fills)
+        )
+        for position_id, pnl, fees, other, note, reason, fills in rows
+    }
 
 
 @transaction.atomic
-def position_realized_pnl_update(*, position: Position, now: datetime | None = None) -> Realized:
-    """Compute one position's realized figures and store them on it (and on the instance given)."""
-    now = now or timezone.now()
-    (result,) = realized_pnl_compute(position_ids=[position.pk], now=now).values()
-    values = _stored(result, now)
-    Position.objects.filter(pk=position.pk).update(**values)
-    for name, value in values.items():
-        setattr(position, name, value)
-    return result
+def position_realized_pnl_update(*, position: Position, now: datetime | None = None) -> Position:
+    """Compute one position's realized figures and store them on it; the instance given is refreshed."""
+    _execute(_UPDATE, exchange=None, position_ids=[position.pk], now=now or timezone.now(), force=True)
+    position.refresh_from_db(fields=[*FIELDS, "updated_at"])
+    return position
 
 
 @transaction.atomic
 def realized_pnl_update(*, exchange: Exchange | None = None, now: datetime | None = None) -> RealizedReport:
     """Recompute the realized figures of every position (on `exchange`, or all) and store those that
     changed. A position closed meanwhile keeps what its close wrote."""
-    now = now or timezone.now()
-    scope = _Scope(exchange=exchange)
-    rows = _lane_rows(scope)
-    stored = {row.id: row for row in rows}
+    rows = _execute(_UPDATE, exchange=exchange, position_ids=None, now=now or timezone.now(), force=False)
     report = RealizedReport()
-    changed: list[tuple[_Row, Realized]] = []
-    for position_id, result in _compute(scope, rows, now=now):
-        report.fills += result.fills
-        if result.reason is None:
-            report.computed += 1
+    for reason, count, fills, changed in rows:
+        report.fills += int(fills or 0)
+        report.changed = changed
+        if reason is None:
+            report.computed += count
         else:
-            report.not_computed[result.reason] += 1
-        row = stored[position_id]
-        if _figures(result) != row.stored:
-            changed.append((row, result))
-    report.changed = _write(changed, now)
+            report.not_computed[reason] += count
     return report
-
-
-def _figures(result: Realized) -> tuple:
-    return result.realized_pnl, result.realized_fees, result.realized_other_fees, result.realized_note
-
-
-def _stored(result: Realized, now: datetime) -> dict:
-    return {
-        "realized_pnl": result.realized_pnl,
-        "realized_fees": result.realized_fees,
-        "realized_other_fees": result.realized_other_fees,
-        "realized_at": now,
-        "realized_note": result.realized_note,
-    }
-
-
-_WRITE = """
-UPDATE positions AS p
-SET realized_pnl = v.pnl, realized_fees = v.fees, realized_other_fees = v.other::jsonb,
-    realized_at = %(now)s, realized_note = v.note
-FROM unnest(%(ids)s::int[], %(pnl)s::numeric[], %(fees)s::numeric[], %(other)s::text[], %(note)s::text[],
-            %(closed)s::timestamptz[]) AS v(id, pnl, fees, other, note, closed_at)
-WHERE p.id = v.id AND p.closed_at IS NOT DISTINCT FROM v.closed_at
-"""
-
-
-def _write(changed: list[tuple[_Row, Realized]], now: datetime) -> int:
-    """One UPDATE for them all; a row whose closed_at moved since it was read is left alone."""
-    if not changed:
-        return 0
-    params = {
-        "now": now,
-        "ids": [row.id for row, _ in changed],
-        "pnl": [result.realized_pnl for _, result in changed],
-        "fees": [result.realized_fees for _, result in changed],
-        "other": [
-            json.dumps(result.realized_other_fees) if result.realized_other_fees is not None else None
-            for _, result in changed
-        ],
-        "note": [result.realized_note for _, result in changed],
-        "closed": [row.closed_at for row, _ in changed],
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_WRITE, params)
-        return cursor.rowcount
