@@ -24,7 +24,7 @@ from apps.execution.services.realized import (
     realized_pnl_update,
 )
 from apps.execution.services.trades import trade_record
-from tests.factories import ExchangeFactory
+from tests.factories import ExchangeFactory, PositionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -297,6 +297,16 @@ def test_overlapping_lives_are_not_told_apart(binance):
 
     assert {r.reason for r in results.values()} == {Reason.OVERLAP}
     assert f"overlaps that of position {second.pk}" in results[first.pk].realized_note
+
+
+def test_a_position_without_an_exchange_or_an_end_is_null_with_the_reason(binance):
+    orphan = PositionFactory(exchange=None, symbol="BTC/USDT")
+    endless = PositionFactory(exchange=binance, symbol="ETH/USDT", is_open=False, closed_at=None)
+
+    results = realized_pnl_compute(position_ids=[orphan.pk, endless.pk])
+
+    assert (results[orphan.pk].reason, results[endless.pk].reason) == (Reason.NO_EXCHANGE, Reason.NO_END)
+    assert results[endless.pk].realized_note.endswith("its life has no end.")
 
 
 def test_a_result_beyond_numeric_20_8_is_null_naming_it(binance):
