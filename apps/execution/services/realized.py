@@ -135,7 +135,9 @@ classed AS (
     FROM trades t
     JOIN lanes l ON l.exchange_id = t.exchange_id AND l.symbol = t.symbol
     {fills}
-    OFFSET 0  -- computed once a fill, and counted as what it is: one group per position, not per fill
+    -- OFFSET 0: each fill's position is computed once, not once for every use of it, and the planner
+    -- expects a group per position (it would expect one per fill, and sort them, from the datetime)
+    OFFSET 0
 ),
 assigned AS (
     SELECT position_id, id, datetime, price, fee,
@@ -156,7 +158,7 @@ WHERE t.symbol = (SELECT symbol FROM positions WHERE id = %(position)s)
 
 # Every position in scope with its figures or its reason. Sums per position and fee currency other
 # than its base and quote first (a fill of no position falls in the group of NULL), then per position;
-# an open position's basis comes folded from Python (`held`), checked against the sums.
+# an open position's basis comes folded from Python (`holdings`), checked against the sums.
 _RESULTS = """
 per_currency AS (
     SELECT position_id, other_currency, count(*) AS fills, sum(quantity) AS held,
