@@ -11,7 +11,7 @@ holds one window whatever the account's history.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -46,7 +46,7 @@ class ExchangeView:
 
     markets: dict[str, Any] | None = None
     open_orders: dict[str, dict] | None = None  # by order id
-    orders: dict[str, dict] = field(default_factory=dict)  # every order seen, by id (open ones included)
+    order_ids: set[str] = field(default_factory=set)  # every order handed over (open ones included)
     balances: dict[str, Decimal] | None = None  # total by asset
     balances_at: int | None = None  # epoch ms of the balance fetch
     deposits: list[dict] | None = None
@@ -100,18 +100,69 @@ class ExchangeReader:
         orders = self._call("open orders", "fetch_open_orders")
         if orders is not None:
             self.view.open_orders = {o["id"]: o for o in orders}
-            self.view.orders.update(self.view.open_orders)
+            self.view.order_ids.update(self.view.open_orders)
 
-    def orders_since(self, symbol: str, since_ms: int) -> bool:
-        """Closed and canceled orders of `symbol` since `since_ms`; True when fetched completely."""
-        method = "fetch_orders" if self.has("fetchOrders") else "fetch_closed_orders"
+    def orders_since(self, symbol: str, since_ms: int, consume: Callable[[list[dict]], None]) -> bool:
+        """Closed and canceled orders of `symbol` since `since_ms`, handed to `consume` page by page, each
+        order once (an open one is not handed again); True when fetched completely.
+
+        ccxt's paginate keeps every page until the last (a month of a busy account's orders is hundreds of
+        megabytes); here each page goes to `consume` as it arrives and ccxt keeps of each order only what it
+        pages and de-duplicates by, its id and timestamp. The requests are ccxt's, as many and the same.
+        Orders of pages read before a failure have been handed over, as fills of windows read before one
+        have."""
+        method, paged = (
+            ("fetch_orders", "fetchOrders")
+            if self.has("fetchOrders")
+            else ("fetch_closed_orders", "fetchClosedOrders")
+        )
         params = {**PAGINATE, **ORDER_HISTORY_PARAMS.get(self.client.id, {})}
-        orders = self._call(f"orders of {symbol}", method, symbol, since_ms, None, params)
+        fetch_page = getattr(self.client, paged)
+        pages = 0
+        refused: list[BaseException] = []
+
+        def page(*args: Any, **kwargs: Any) -> list[dict]:
+            # ccxt's paginator calls this for each page (and again for a page it retries).
+            nonlocal pages
+            if refused:
+                return []  # an empty page ends ccxt's pagination
+            orders = fetch_page(*args, **kwargs)
+            pages += 1
+            try:
+                self._hand_over(orders, since_ms, consume)
+            except Exception as exc:  # noqa: BLE001 - raised below, after ccxt (which retries errors) returns
+                refused.append(exc)
+                return []
+            return [{"id": o.get("id"), "timestamp": o.get("timestamp")} for o in orders]
+
+        shadowed = vars(self.client).get(paged)
+        setattr(self.client, paged, page)
+        try:
+            orders = self._call(f"orders of {symbol}", method, symbol, since_ms, None, params)
+        finally:
+            if shadowed is None:
+                delattr(self.client, paged)
+            else:
+                setattr(self.client, paged, shadowed)
+        if refused:
+            raise refused[0]
         if orders is None:
             return False
-        for order in orders:
-            self.view.orders.setdefault(order["id"], order)
+        if not pages:  # this exchange's fetch did not page through the method: what it returned
+            self._hand_over(orders, since_ms, consume)
         return True
+
+    def _hand_over(self, orders: list[dict], since_ms: int, consume: Callable[[list[dict]], None]) -> None:
+        """The orders ccxt's paginate would return of this page (since `since_ms`, the first of each id),
+        to `consume`."""
+        new = []
+        for order in orders:
+            timestamp = order.get("timestamp")
+            if timestamp and timestamp >= since_ms and order["id"] not in self.view.order_ids:
+                self.view.order_ids.add(order["id"])
+                new.append(order)
+        if new:
+            consume(new)
 
     def order(self, order_id: str, symbol: str) -> dict | str | None:
         """One order by id: its structure, "unknown" when the exchange has no such order, None on failure."""

@@ -240,7 +240,7 @@ class _Run:
     def _symbol(self, symbol: str) -> None:
         since = self._since(symbol)
         self.progress(f"{symbol}: orders and fills since {from_ms(since):%Y-%m-%d %H:%M} UTC")
-        self.reader.orders_since(symbol, since)
+        self.reader.orders_since(symbol, since, self._compare_orders)
         complete_to = None
         for window_end, trades in self.reader.trade_windows(symbol, since):
             self.counts["fills_fetched"] += len(trades)
@@ -253,12 +253,16 @@ class _Run:
             if complete_to >= self.now_ms:
                 self.fills_complete.add(symbol)
 
-    def _orders(self) -> None:
-        remote = self.reader.view.orders
-        self.counts["orders_fetched"] = len(remote)
+    def _compare_orders(self, orders: list[dict] | dict[str, dict]) -> None:
+        remote = orders if isinstance(orders, dict) else {o["id"]: o for o in orders}
         recorded = {o.pk: o for o in Order.objects.filter(pk__in=list(remote))}
         self._keep(compare.compare_orders(remote, recorded))
-        compared = set(remote)
+
+    def _orders(self) -> None:
+        """The open orders (the history was compared page by page as it was read)."""
+        self._compare_orders(self.reader.view.open_orders or {})
+        compared = set(self.reader.view.order_ids)
+        self.counts["orders_fetched"] = len(compared)
         for kind in (
             DiscrepancyKind.MISSING_ORDER,
             DiscrepancyKind.EXTERNAL_ORDER,
@@ -274,7 +278,7 @@ class _Run:
             pk__in=list(open_remote)
         )
         checked = set()
-        for order in ours.exclude(pk__in=list(self.reader.view.orders)).iterator():
+        for order in ours.exclude(pk__in=list(self.reader.view.order_ids)).iterator():
             # Not among the orders read since the watermark (those were compared already): ask for it.
             remote = self.reader.order(order.pk, order.symbol)
             if remote is None:  # the lookup failed: recorded as a failure, compared next time
@@ -283,7 +287,7 @@ class _Run:
             finding = compare.stale_open_order(order, remote)
             if finding is not None:
                 self._keep([finding])
-        self._checked(DiscrepancyKind.STALE_OPEN_ORDER, checked | set(self.reader.view.orders))
+        self._checked(DiscrepancyKind.STALE_OPEN_ORDER, checked | self.reader.view.order_ids)
 
     def _balances(self, symbols: list[str]) -> None:
         view = self.reader.view
