@@ -405,7 +405,7 @@ def test_the_command_fills_existing_rows(binance):
 
     position.refresh_from_db()
     assert position.realized_pnl == D("30") and position.realized_at is not None
-    assert "1 positions, 2 fills: realized PnL for 1; 1 changed." in out.getvalue()
+    assert "1 position, 2 fills: realized PnL for 1; 1 changed." in out.getvalue()
 
 
 def test_the_command_dry_run_changes_nothing_and_exchange_narrows(binance):

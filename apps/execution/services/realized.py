@@ -81,7 +81,8 @@ class RealizedReport:
 
     def summary(self) -> str:
         total = self.computed + sum(self.not_computed.values())
-        text = f"{total} positions, {self.fills} fills: realized PnL for {self.computed}"
+        positions = "1 position" if total == 1 else f"{total} positions"
+        text = f"{positions}, {self.fills} fills: realized PnL for {self.computed}"
         if self.not_computed:
             reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(self.not_computed.items()))
             text += f", NULL for {sum(self.not_computed.values())} ({reasons})"
