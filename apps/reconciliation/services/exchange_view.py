@@ -5,8 +5,9 @@ left absent, never empty: a failed fetch of open orders is not "no open orders",
 not "flat". The comparison only looks at the parts that were fetched completely.
 
 Fills are fetched per symbol in time windows of RECONCILIATION_WINDOW_HOURS from each symbol's start,
-each window paginated by ccxt itself (`paginate`), and handed to the caller window by window, so memory
-holds one window whatever the account's history.
+each window paginated by ccxt itself (`paginate`), and handed to the caller window by window (the next one
+fetched meanwhile); the order history is handed over page by page as ccxt reads it. So memory holds two
+windows of fills or one page of orders, whatever the account's history.
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ class ExchangeReader:
                     f"fills of {symbol}", "fetch_my_trades", symbol, start, None, {"until": end, **PAGINATE}
                 )
             finally:
-                connections.close_all()  # this thread's own, opened only if a failure was recorded in one
+                connections.close_all()  # this thread's own: opened only to record a Redis outage, if any
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciliation-fills") as pool:
             pending = pool.submit(fetch, *bounds[0])
