@@ -108,7 +108,8 @@ def _row(key: tuple[str, str], finding: compare.Finding) -> tuple:
 def _bound_cursor():
     """A cursor on Django's connection (its transaction) that binds parameters on the server, so arrays
     travel in binary: Django's cursors bind in the client, quoting each element with a regular expression
-    (seconds for a batch of JSON values)."""
+    (seconds for a batch of JSON values). Its statements are never prepared (prepare=False), as Django's
+    are not, so PgBouncer in transaction mode sees nothing new."""
     import psycopg
 
     connection.ensure_connection()
@@ -122,7 +123,7 @@ def _recorded(model, ids: list[str]) -> set[str]:
         return set()
     table, column = model._meta.db_table, model._meta.pk.column
     with _bound_cursor() as cursor:
-        cursor.execute(f"SELECT {column} FROM {table} WHERE {column} = ANY(%b)", [ids])
+        cursor.execute(f"SELECT {column} FROM {table} WHERE {column} = ANY(%b)", [ids], prepare=False)
         return {pk for (pk,) in cursor.fetchall()}
 
 
@@ -368,23 +369,31 @@ class _Run:
         with _bound_cursor() as cursor:
             # Lost only if PostgreSQL itself crashes before the run's last write, which is synchronous
             # and flushes these: the watermark is not saved then, and the next run finds them again.
-            cursor.execute("SET LOCAL synchronous_commit TO off")
-            cursor.execute("SET LOCAL work_mem TO '64MB'")  # the batch's rows stay in memory, not a file
+            cursor.execute("SET LOCAL synchronous_commit TO off", prepare=False)
+            cursor.execute("SET LOCAL work_mem TO '64MB'", prepare=False)  # the batch stays in memory
             parameters = [self.exchange.pk, self.run.pk, self.run.pk, *columns]
             if not last:
                 cursor.execute(
-                    DISCREPANCIES_UPSERT + "SELECT count(*) FILTER (WHERE inserted) FROM upserted", parameters
+                    DISCREPANCIES_UPSERT + "SELECT count(*) FILTER (WHERE inserted) FROM upserted",
+                    parameters,
+                    prepare=False,
                 )
                 self.counts["new"] += cursor.fetchone()[0]
                 return
-            cursor.execute(DISCREPANCIES_UPSERT + "SELECT kind, subject, inserted FROM upserted", parameters)
+            cursor.execute(
+                DISCREPANCIES_UPSERT + "SELECT kind, subject, inserted FROM upserted",
+                parameters,
+                prepare=False,
+            )
             inserted = {(kind, subject): new for kind, subject, new in cursor.fetchall()}
             # A difference found twice in one batch: a new discrepancy keeps the first, an open one
             # found again takes the last (as one pass over the findings does).
             for key, finding in last.items():
                 if not inserted[key]:
                     _, _, *values = _row(key, finding)
-                    cursor.execute(DISCREPANCY_SEEN_AGAIN, [self.run.pk, *values, self.exchange.pk, *key])
+                    cursor.execute(
+                        DISCREPANCY_SEEN_AGAIN, [self.run.pk, *values, self.exchange.pk, *key], prepare=False
+                    )
             self.counts["new"] += sum(inserted.values())
 
     def _resolve(self) -> None:
