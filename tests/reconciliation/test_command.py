@@ -5,6 +5,7 @@ one run per account, and a dry run that leaves nothing behind."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -14,10 +15,11 @@ from django.core.management.base import CommandError
 
 from apps.exchanges.models import Exchange
 from apps.execution.models import Order
+from apps.execution.services.orders import order_upsert
 from apps.reconciliation.models import Discrepancy, DiscrepancyKind, ReconciliationRun
 from apps.reconciliation.services.adopt import discrepancy_dismiss
 from tests.reconciliation.conftest import other_session_holding_reconciliation_lock
-from tests.reconciliation.emulator import BINANCE, OKX
+from tests.reconciliation.emulator import BINANCE, OKX, now_ms
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 
@@ -64,12 +66,6 @@ def test_no_drift_succeeds_with_a_summary_line(emulated):
     assert ReconciliationRun.objects.get().status == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="apps/reconciliation/services/runs.py _Run._write matches findings only against OPEN "
-    "discrepancies, so a difference an operator dismissed (here a manual order still open on the exchange) "
-    "is created again, open, by the next run: the dismissal never sticks and the command stays non-zero",
-)
 def test_a_dismissed_difference_does_not_come_back_open(emulated):
     account, _ = emulated(BINANCE)
     account.place_order("BTC/USDT", "buy", "limit", "0.1", "58000", client_order_id="web_manual")
@@ -83,6 +79,29 @@ def test_a_dismissed_difference_does_not_come_back_open(emulated):
 
     assert "0 discrepancies open" in output
     assert not Discrepancy.objects.filter(state="open").exists()
+    assert Discrepancy.objects.get().state == "dismissed"
+
+
+def test_a_dismissed_difference_that_changes_opens_again(emulated):
+    account, exchange = emulated(BINANCE)
+    order_id = account.place_order("BTC/USDT", "buy", "limit", "0.5", "60000", client_order_id="agent-1")
+    record = order_upsert(
+        exchange=exchange, order_id=order_id, client_order_id="agent-1", symbol="BTC/USDT", side="buy",
+        type="limit", status="open", amount=Decimal("0.5"), price=Decimal("60000"), timestamp=now_ms(),
+    ).order  # fmt: skip
+    account.fill(order_id, "0.1")
+    with pytest.raises(CommandError):
+        reconcile()
+    differs = Discrepancy.objects.get(kind="order_differs")
+    discrepancy_dismiss(discrepancy=differs, reason="Looked at it; the agent records it soon", actor="olivia")
+
+    account.fill(order_id, "0.1")  # now 0.2 filled: another difference than the one dismissed
+    with pytest.raises(CommandError):
+        reconcile()
+
+    reopened = Discrepancy.objects.get(kind="order_differs", state="open")
+    assert reopened.pk != differs.pk and reopened.differences["filled"] == ["0.00000000", "0.20000000"]
+    assert record.pk == reopened.subject
 
 
 def test_an_unknown_exchange_names_the_registered_ones_and_writes_nothing(emulated):

@@ -45,7 +45,8 @@ def money(value: Any) -> Decimal | None:
 
 
 def text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.quantize(SCALE))
+    """As the column writes it: eight places, never an exponent (0 is 0.00000000, not 0E-8)."""
+    return None if value is None else format(value.quantize(SCALE), "f")
 
 
 def exchange_json(structure: Mapping[str, Any]) -> dict[str, Any]:

@@ -51,6 +51,11 @@ DISCREPANCIES_UPSERT = """
                f.exchange_version::jsonb, f.record_version::jsonb, f.differences::jsonb
           FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[])
                AS f(kind, subject, symbol, exchange_version, record_version, differences)
+         -- A difference an operator dismissed stays dismissed while it is the same difference.
+         WHERE NOT EXISTS (
+               SELECT 1 FROM reconciliation_discrepancies x
+                WHERE x.exchange_id = %s AND x.kind = f.kind AND x.subject = f.subject
+                  AND x.state = 'dismissed' AND x.differences = f.differences::jsonb)
             ON CONFLICT (exchange_id, kind, subject) WHERE state = 'open' DO UPDATE
            SET last_seen_run_id = excluded.last_seen_run_id, symbol = excluded.symbol,
                exchange_version = excluded.exchange_version, record_version = excluded.record_version,
@@ -371,7 +376,7 @@ class _Run:
             # and flushes these: the watermark is not saved then, and the next run finds them again.
             cursor.execute("SET LOCAL synchronous_commit TO off", prepare=False)
             cursor.execute("SET LOCAL work_mem TO '64MB'", prepare=False)  # the batch stays in memory
-            parameters = [self.exchange.pk, self.run.pk, self.run.pk, *columns]
+            parameters = [self.exchange.pk, self.run.pk, self.run.pk, *columns, self.exchange.pk]
             if not last:
                 cursor.execute(
                     DISCREPANCIES_UPSERT + "SELECT count(*) FILTER (WHERE inserted) FROM upserted",
@@ -389,7 +394,7 @@ class _Run:
             # A difference found twice in one batch: a new discrepancy keeps the first, an open one
             # found again takes the last (as one pass over the findings does).
             for key, finding in last.items():
-                if not inserted[key]:
+                if key in inserted and not inserted[key]:  # absent: a dismissed difference, left so
                     _, _, *values = _row(key, finding)
                     cursor.execute(
                         DISCREPANCY_SEEN_AGAIN, [self.run.pk, *values, self.exchange.pk, *key], prepare=False
