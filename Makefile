@@ -57,6 +57,6 @@ fuzz: install
 	$(BIN)/python tests/soak/run_fuzz.py --max-examples $${FUZZ_EXAMPLES:-200} --max-time $${FUZZ_SECONDS:-900}
 
 # Every benchmark beside its baseline, written to bench/results.md (scratch bench_* databases, Redis db 8;
-# BENCH_POSTGRES_URL and BENCH_REDIS_URL name the servers). About 15 minutes on 2 cores.
+# BENCH_POSTGRES_URL and BENCH_REDIS_URL name the servers). About 25 minutes on 2 cores.
 bench: install
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)

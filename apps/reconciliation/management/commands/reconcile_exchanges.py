@@ -57,7 +57,7 @@ class Command(MaintenanceCommand):
             trigger=RunTrigger.COMMAND,
             since=since,
             dry_run=self.dry_run,
-            progress=lambda message: self.log(message, level=2),
+            progress=lambda message: self.log(message, level=1),
         )
         problems, lines = [], []
         for exchange, result in zip(exchanges, results, strict=True):
