@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from apps.common.health import HealthStatus
+from apps.common.jsonenc import json_bytes
 from apps.common.redis import (
     RateLimitDecision,
     full_key,
@@ -119,23 +120,8 @@ def portfolio_positions_key() -> str:
 # --- values -----------------------------------------------------------------------------------
 
 
-# Values are encoded by orjson (a batch of 1,000 tickers spent most of its time in json.dumps), with
-# Django's encoder for what JSON has no type for, so a Decimal, a datetime or a date reads back exactly
-# as Django writes it: Decimal("45000.10") as "45000.10", a UTC moment as "2026-01-01T00:00:00.123Z".
-_DJANGO_ENCODER = DjangoJSONEncoder()
-_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
-
-
 def _dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON of `value` (what the standard library's json would write, faster)."""
-    try:
-        return orjson.dumps(value, default=_DJANGO_ENCODER.default, option=_ORJSON_OPTIONS)
-    except orjson.JSONEncodeError as exc:  # a TypeError, as json.dumps raises for what it cannot encode
-        if "64-bit" not in str(exc):
-            raise
-        # The one value orjson refuses that JSON allows: an integer past 64 bits.
-        text = json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
-        return text.encode()
+    return json_bytes(value)
 
 
 def _loads(raw: str | None, key: str) -> Any:

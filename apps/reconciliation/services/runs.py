@@ -11,7 +11,6 @@ only once it was read whole, so a run cut off in the middle of pagination resume
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -19,13 +18,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import orjson
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.common.clock import from_ms, now_ms, to_ms
+from apps.common.jsonenc import json_bytes
 from apps.exchanges.client import ExchangeCallError, exchange_client
 from apps.exchanges.models import Exchange
 from apps.execution.models import Order, Position, Trade
@@ -78,24 +76,10 @@ class ReconciliationBusy(Exception):
     """Another run holds this exchange's lock."""
 
 
-# orjson, with Django's encoder for what JSON has no type for (Decimal, datetime): the standard library's
-# encoder took as long as the database did to store 50,000 fills.
-_DJANGO_ENCODER = DjangoJSONEncoder()
-_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
-
-
 def _json(value: Any) -> str | None:
     """ccxt's structures (floats, Decimals, nested info) as JSON text for a JSONB column; None is SQL NULL,
     as the JSONField writes it."""
-    if value is None:
-        return None
-    try:
-        return orjson.dumps(value, default=_DJANGO_ENCODER.default, option=_ORJSON_OPTIONS).decode()
-    except orjson.JSONEncodeError as exc:  # a TypeError, as json.dumps raises for what it cannot encode
-        if "64-bit" not in str(exc):
-            raise
-        # The one value orjson refuses that JSON allows: an integer past 64 bits.
-        return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"))
+    return None if value is None else json_bytes(value).decode()
 
 
 def _row(key: tuple[str, str], finding: compare.Finding) -> tuple:
