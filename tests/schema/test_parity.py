@@ -257,6 +257,10 @@ ADDED_TABLES = {
     "agent_writes": "which agent created or changed which row through the API",
     "reconciliation_runs": "each check of an exchange account against the record: status, counts, watermarks",
     "reconciliation_discrepancies": "each difference a run found, both versions side by side, what was done",
+    "memory_recalls": "a recall from long-term memory made for a decision: the query, filters, embedder",
+    "memory_recall_hits": "each experience such a recall returned, with its rank, score and explanation",
+    "experience_importance_changes": "each move of an experience's importance by feedback: old, new, why, when",
+    "experience_links": "an experience that nearly duplicates, or supersedes, another (nothing merged)",
 }
 
 
