@@ -15,6 +15,8 @@ RUN groupadd --system tradeoffice && useradd --system --gid tradeoffice --home /
 WORKDIR /app
 
 COPY requirements/ requirements/
+# The agent-side package (clients/python) is installed from the tree: manage.py mcp_server runs it.
+COPY clients/ clients/
 RUN pip install -r requirements/prod.txt
 
 COPY --chown=tradeoffice:tradeoffice . .
