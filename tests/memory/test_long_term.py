@@ -233,7 +233,11 @@ def test_the_payload_is_the_seeds_with_exact_money():
         "symbol",
         "timestamp",
         "datetime",
+        # Beyond the seed: the situation's direction features and the experience superseding it.
+        "features",
+        "superseded_by",
     }
+    assert payload["superseded_by"] is None
     assert payload["pnl"] == "1250.50000000"
     assert payload["pnl_percentage"] == "2.5000"
     assert payload["importance_score"] == 0.85
@@ -276,7 +280,12 @@ def test_the_collection_records_its_embedder_and_dimension():
 
     assert report.created is True
     assert report.state.dimension == TEST_DIMENSION
-    assert report.state.metadata == {"embedder": "hashing-v1", "dimension": TEST_DIMENSION}
+    assert report.state.metadata == {
+        "embedder": "hashing-v1",
+        "dimension": TEST_DIMENSION,
+        "layout": "hybrid-v1",
+        "lexical": "lexical-v1",
+    }
     again = long_term.collection_ensure()
     assert again.created is False
 
@@ -345,6 +354,7 @@ def test_payload_indexes_are_created_once_on_a_server():
         "symbol": "keyword",
         "tags": "keyword",
         "timestamp": "integer",
+        "superseded_by": "keyword",
     }
     assert sorted(first.indexes_created) == sorted(long_term.PAYLOAD_INDEXES)
     assert second.indexes_created == ()

@@ -108,12 +108,16 @@ def memory_check(*, batch_size: int = 500, progress: Progress | None = None) -> 
         total = Experience.objects.count()
         pages = progress(pages, -(-total // batch_size), "PostgreSQL batches")
     for page in pages:
-        for experience in Experience.objects.filter(pk__in=page).order_by("pk"):
+        superseded = long_term.superseding(page)
+        rows = Experience.objects.filter(pk__in=page).select_related("decision_ref").order_by("pk")
+        for experience in rows:
             seen.add(experience.id)
             payload = in_qdrant.get(experience.id)
             if payload is None:
                 report.missing.append(experience.id)
-            elif payload != long_term.experience_payload(experience):
+            elif payload != long_term.experience_payload(
+                experience, superseded_by=superseded.get(experience.id)
+            ):
                 report.stale.append(experience.id)
     report.postgres_count = len(seen)
     report.orphaned = sorted(set(in_qdrant) - seen)

@@ -64,7 +64,12 @@ def experiences_sync(experience_ids: Sequence[str]) -> None:
     ids = list(dict.fromkeys(experience_ids))
     with transaction.atomic():
         # Locked in id order, so two pushes sharing experiences cannot deadlock.
-        locked = Experience.objects.select_for_update().filter(id__in=ids).order_by("pk")
+        locked = (
+            Experience.objects.select_for_update(of=("self",))
+            .select_related("decision_ref")
+            .filter(id__in=ids)
+            .order_by("pk")
+        )
         present = {e.id: e for e in locked}
         long_term.experiences_upsert(present[i] for i in ids if i in present)
         long_term.experiences_remove([i for i in ids if i not in present])

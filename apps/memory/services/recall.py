@@ -1,12 +1,19 @@
-"""Recall from long-term memory: filtered similarity search, re-ranked by importance and recency.
+"""Recall from long-term memory: filtered hybrid search, re-ranked by importance, recency and direction.
 
-score = w_similarity * similarity + w_importance * importance + w_recency * recency, where
-similarity is the cosine similarity to the query, importance the experience's
-importance_score (0.5 when unset) and recency 0.5 ** (age / half-life). The weights and the
-half-life are settings (docs/memory.md); this is the retrieval score of Park et al.,
-"Generative Agents" (2023), without its per-query min-max normalisation so that scores stay
-comparable between queries. The MEMORY_RECALL_CANDIDATES nearest neighbours meeting the
-filters are re-ranked; every hit carries its components.
+score = w_similarity * relevance + w_importance * importance + w_recency * recency + direction, where
+relevance is the hybrid search's fused score scaled to 0..1 (Qdrant's reciprocal rank fusion of the
+dense and the lexical nearest neighbours; the cosine similarity when hybrid is off), importance the
+experience's importance_score (0.5 when unset), recency 0.5 ** (age / half-life), and direction
++w_match for each direction feature (RSI zone, trend, funding sign, breakout/breakdown) the hit
+shares with the query and -w_opposite for each it has the other way round (services/situation.py).
+The weights are settings (docs/memory.md); without direction and with cosine relevance this is the
+retrieval score of Park et al., "Generative Agents" (2023), without its per-query min-max
+normalisation so that scores stay comparable between queries. The MEMORY_RECALL_CANDIDATES best
+candidates meeting the filters are re-ranked; every hit carries its explanation.
+
+A recall made for a decision (`decision_id`) or asked to be kept (`keep`) is recorded with its
+hits (memory_recalls, memory_recall_hits), so the decision's page shows what it recalled and the
+outcome can be fed back to those experiences (services/feedback.py).
 """
 
 from __future__ import annotations
@@ -20,13 +27,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from apps.common.clock import to_ms
+from apps.decisions.models import Decision
 
-from ..models import Outcome
+from ..models import Experience, MemoryRecall, MemoryRecallHit, Outcome
 from . import long_term
 from .embeddings import get_embedder
+from .lexical import sparse_query
+from .situation import features_compare, situation_features
 
 MAX_LIMIT = 100
 DEFAULT_IMPORTANCE = 0.5
@@ -39,6 +50,8 @@ class RankingWeights:
     importance: float
     recency: float
     half_life_days: float
+    direction_match: float = 0.0
+    direction_opposite: float = 0.0
 
     @classmethod
     def from_settings(cls) -> RankingWeights:
@@ -47,6 +60,8 @@ class RankingWeights:
             importance=float(settings.MEMORY_WEIGHT_IMPORTANCE),
             recency=float(settings.MEMORY_WEIGHT_RECENCY),
             half_life_days=float(settings.MEMORY_RECENCY_HALF_LIFE_DAYS),
+            direction_match=float(settings.MEMORY_WEIGHT_DIRECTION_MATCH),
+            direction_opposite=float(settings.MEMORY_WEIGHT_DIRECTION_OPPOSITE),
         )
 
 
@@ -54,14 +69,44 @@ class RankingWeights:
 class MemoryHit:
     experience_id: str
     score: float
-    similarity: float
+    similarity: float  # cosine similarity of the dense vectors
     importance: float
     recency: float
     payload: dict[str, Any]
+    relevance: float | None = None  # what the score weighs: fused (hybrid) or the cosine
+    fused: float | None = None  # Qdrant's fused score of a hybrid search, as it answered
+    direction: dict[str, str] | None = None  # dimension -> "match" | "opposite"
+    direction_adjustment: float = 0.0
 
     @property
     def components(self) -> dict[str, float]:
         return {"similarity": self.similarity, "importance": self.importance, "recency": self.recency}
+
+    @property
+    def explanation(self) -> dict[str, Any]:
+        """Why the hit ranked where it did: every term of its score."""
+        return {
+            "relevance": self.similarity if self.relevance is None else self.relevance,
+            "similarity": self.similarity,
+            "fused": self.fused,
+            "importance": self.importance,
+            "recency": self.recency,
+            "direction": dict(self.direction or {}),
+            "direction_adjustment": self.direction_adjustment,
+            "features": list(self.payload.get("features") or []),
+        }
+
+
+class RecallResult(list):
+    """The hits, best first; `recall_id` is the kept recall's id (None when it was not kept)."""
+
+    recall_id: int | None = None
+    query_features: list[str]
+
+    def __init__(self, hits=(), *, recall_id: int | None = None, query_features: Sequence[str] = ()):
+        super().__init__(hits)
+        self.recall_id = recall_id
+        self.query_features = list(query_features)
 
 
 def recency(*, timestamp_ms: int | None, now_ms: int, half_life_days: float) -> float:
@@ -85,7 +130,27 @@ def hit_score(
     return score, importance, fresh
 
 
-def _filter(*, outcome, symbol, tags, min_importance, since, until) -> long_term.MemoryFilter:
+def direction_adjustment(
+    *, query_features: Sequence[str], payload: dict[str, Any], weights: RankingWeights
+) -> tuple[dict[str, str], float]:
+    """Per dimension shared with the query, "match" or "opposite", and the score they add together."""
+    compared = features_compare(query_features, payload.get("features") or [])
+    matches = sum(1 for verdict in compared.values() if verdict == "match")
+    opposites = len(compared) - matches
+    return compared, weights.direction_match * matches - weights.direction_opposite * opposites
+
+
+def fused_relevance(fused: float, fusion: str) -> float:
+    """A fused score scaled to 0..1: reciprocal rank fusion gives at most 2 / k (first in both lists);
+    distribution-based fusion adds two scores normalised to 0..1."""
+    if fusion == "dbsf":
+        return max(0.0, min(1.0, fused / 2))
+    return max(0.0, min(1.0, fused * long_term.RRF_K / 2))
+
+
+def _filter(
+    *, outcome, symbol, tags, min_importance, since, until, include_superseded=False
+) -> long_term.MemoryFilter:
     errors: dict[str, str] = {}
     if outcome is not None and outcome not in Outcome.values:
         errors["outcome"] = f"The outcome must be one of: {', '.join(Outcome.values)}."
@@ -119,7 +184,21 @@ def _filter(*, outcome, symbol, tags, min_importance, since, until) -> long_term
         tags=tuple(dict.fromkeys(tag.strip() for tag in tags)) if tags else (),
         since_ms=to_ms(since) if since else None,
         until_ms=to_ms(until) if until else None,
+        include_superseded=bool(include_superseded),
     )
+
+
+def _decision(decision_id: Any) -> Decision | None:
+    if decision_id is None:
+        return None
+    if isinstance(decision_id, Decision):
+        return decision_id
+    if not isinstance(decision_id, str) or not decision_id.strip():
+        raise ValidationError({"decision_id": "The decision id must be a non-empty string."})
+    decision = Decision.objects.filter(pk=decision_id).first()
+    if decision is None:
+        raise ValidationError({"decision_id": f"No decision with id {decision_id!r}."})
+    return decision
 
 
 def memory_recall(
@@ -135,12 +214,20 @@ def memory_recall(
     limit: int = 10,
     now: dt.datetime | None = None,
     weights: RankingWeights | None = None,
-) -> list[MemoryHit]:
+    hybrid: bool | None = None,
+    include_superseded: bool = False,
+    context: dict[str, Any] | None = None,
+    decision_id: str | Decision | None = None,
+    keep: bool = False,
+) -> RecallResult:
     """The experiences most worth remembering for `text` (or a ready `vector`), best first.
 
-    Filters: outcome, symbol, tags (any of), minimum importance, and a datetime range
-    (inclusive). `now` anchors recency (default: the current time). Raises ValidationError
-    for bad input and long_term.LongTermMemoryError when the vector store fails.
+    Filters: outcome, symbol, tags (any of), minimum importance, a datetime range (inclusive);
+    superseded experiences only with `include_superseded`. `hybrid` (default MEMORY_HYBRID) fuses
+    the lexical match with the dense one; `context` (default: the decision's input context) adds
+    direction features to those read from `text`. `now` anchors recency. With `decision_id` (or
+    `keep`) the recall and its hits are recorded; the result's `recall_id` names the record.
+    Raises ValidationError for bad input and long_term.LongTermMemoryError when the vector store fails.
     """
     if (text is None) == (vector is None):
         raise ValidationError({"text": "Give either a text or a vector to recall by (one of them)."})
@@ -148,9 +235,20 @@ def memory_recall(
         raise ValidationError({"text": "The text must be a non-empty string."})
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise ValidationError({"limit": f"The limit must be a whole number from 1 to {MAX_LIMIT}."})
+    if context is not None and not isinstance(context, dict):
+        raise ValidationError({"context": "The context must be a JSON object."})
     where = _filter(
-        outcome=outcome, symbol=symbol, tags=tags, min_importance=min_importance, since=since, until=until
+        outcome=outcome,
+        symbol=symbol,
+        tags=tags,
+        min_importance=min_importance,
+        since=since,
+        until=until,
+        include_superseded=include_superseded,
     )
+    decision = _decision(decision_id)
+    if context is None and decision is not None and isinstance(decision.input_context, dict):
+        context = decision.input_context
     embedder = get_embedder()
     if vector is None:
         query = embedder.embed_one(text)
@@ -163,26 +261,139 @@ def memory_recall(
                     f"{embedder.dimension}."
                 }
             )
+    hybrid = bool(settings.MEMORY_HYBRID) if hybrid is None else bool(hybrid)
+    fusion = settings.MEMORY_HYBRID_FUSION
+    sparse = sparse_query(text) if hybrid and text is not None else None
+    query_features = situation_features(text or "", context)
     weights = weights or RankingWeights.from_settings()
     now_ms = to_ms(now or timezone.now())
     backend = long_term.collection_ready()
     candidates = backend.search(
-        vector=query, where=where, limit=max(limit, int(settings.MEMORY_RECALL_CANDIDATES))
+        vector=query,
+        where=where,
+        limit=max(limit, int(settings.MEMORY_RECALL_CANDIDATES)),
+        sparse=sparse,
+        fusion=fusion,
     )
     hits = []
     for candidate in candidates:
+        relevance = (
+            candidate.similarity if candidate.fused is None else fused_relevance(candidate.fused, fusion)
+        )
         score, importance, fresh = hit_score(
-            similarity=candidate.similarity, payload=candidate.payload, now_ms=now_ms, weights=weights
+            similarity=relevance, payload=candidate.payload, now_ms=now_ms, weights=weights
+        )
+        compared, adjustment = direction_adjustment(
+            query_features=query_features, payload=candidate.payload, weights=weights
         )
         hits.append(
             MemoryHit(
                 experience_id=candidate.experience_id,
-                score=score,
+                score=score + adjustment,
                 similarity=candidate.similarity,
                 importance=importance,
                 recency=fresh,
                 payload=candidate.payload,
+                relevance=relevance,
+                fused=candidate.fused,
+                direction=compared,
+                direction_adjustment=adjustment,
             )
         )
     hits.sort(key=lambda hit: (-hit.score, hit.experience_id))
-    return hits[:limit]
+    result = RecallResult(hits[:limit], query_features=query_features)
+    if decision is not None or keep:
+        result.recall_id = recall_record(
+            hits=result,
+            decision=decision,
+            text=text or "",
+            filters=_filters_record(where),
+            embedder=embedder.name,
+            hybrid=sparse is not None,
+            query_features=query_features,
+        )
+    return result
+
+
+def _filters_record(where: long_term.MemoryFilter) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in (
+            ("outcome", where.outcome),
+            ("symbol", where.symbol),
+            ("tags", list(where.tags) or None),
+            ("min_importance", where.min_importance),
+            ("since_ms", where.since_ms),
+            ("until_ms", where.until_ms),
+            ("include_superseded", where.include_superseded or None),
+        )
+        if value is not None
+    }
+
+
+@transaction.atomic
+def recall_record(
+    *,
+    hits: Sequence[MemoryHit],
+    decision: Decision | None,
+    text: str,
+    filters: dict[str, Any],
+    embedder: str,
+    hybrid: bool,
+    query_features: Sequence[str],
+) -> int:
+    """Keep a recall and its hits (experiences since deleted from PostgreSQL are left out)."""
+    recall = MemoryRecall.objects.create(
+        decision=decision,
+        query_text=text,
+        filters=filters,
+        embedder=embedder,
+        hybrid=hybrid,
+        query_features=list(query_features),
+    )
+    ids = [hit.experience_id for hit in hits]
+    present = set(Experience.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    MemoryRecallHit.objects.bulk_create(
+        [
+            MemoryRecallHit(
+                recall=recall,
+                experience_id=hit.experience_id,
+                rank=rank,
+                score=_finite(hit.score),
+                explanation=_finite_tree(hit.explanation),
+            )
+            for rank, hit in enumerate((h for h in hits if h.experience_id in present), start=1)
+        ]
+    )
+    return recall.pk
+
+
+@transaction.atomic
+def recall_link(*, recall_id: int, decision_id: str) -> MemoryRecall:
+    """Link a kept recall to the decision it was made for (after the decision was recorded)."""
+    decision = _decision(decision_id)
+    recall = MemoryRecall.objects.select_for_update().filter(pk=recall_id).first()
+    if recall is None:
+        raise ValidationError({"recall_id": f"No kept recall with id {recall_id!r}."})
+    if recall.decision_id and recall.decision_id != decision.pk:
+        raise ValidationError(
+            {"decision_id": f"The recall {recall_id} already belongs to decision {recall.decision_id!r}."}
+        )
+    if recall.decision_id != decision.pk:
+        recall.decision = decision
+        recall.save(update_fields=["decision"])
+    return recall
+
+
+def _finite(value: float) -> float:
+    return value if isinstance(value, float) and math.isfinite(value) else float(value or 0.0)
+
+
+def _finite_tree(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else 0.0
+    if isinstance(value, dict):
+        return {key: _finite_tree(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite_tree(item) for item in value]
+    return value

@@ -17,9 +17,14 @@ from .collection import (
 )
 from .factory import build_backend, get_backend, reset_backend
 from .interface import (
+    DENSE_VECTOR,
+    FUSIONS,
+    LAYOUT,
     PAYLOAD_INDEXES,
     POINT_NAMESPACE,
     RECREATE_HINT,
+    RRF_K,
+    SPARSE_VECTOR,
     CollectionState,
     LongTermBackend,
     MemoryFilter,
@@ -27,12 +32,23 @@ from .interface import (
     ScoredPoint,
     point_id,
 )
-from .points import experience_embedding_text, experience_payload, experiences_remove, experiences_upsert
+from .points import (
+    experience_embedding_text,
+    experience_payload,
+    experiences_remove,
+    experiences_upsert,
+    superseding,
+)
 
 __all__ = [
+    "DENSE_VECTOR",
+    "FUSIONS",
+    "LAYOUT",
     "PAYLOAD_INDEXES",
     "POINT_NAMESPACE",
     "RECREATE_HINT",
+    "RRF_K",
+    "SPARSE_VECTOR",
     "CollectionReport",
     "CollectionState",
     "EmbedderMismatchError",
@@ -54,4 +70,5 @@ __all__ = [
     "long_term_health",
     "point_id",
     "reset_backend",
+    "superseding",
 ]

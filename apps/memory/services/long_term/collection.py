@@ -11,12 +11,18 @@ from apps.common.health import HealthStatus
 
 from ..embeddings import Embedder, get_embedder
 from ..errors import EmbedderMismatchError
+from ..lexical import LEXICAL_VERSION
 from .factory import get_backend
-from .interface import PAYLOAD_INDEXES, RECREATE_HINT, CollectionState, LongTermBackend
+from .interface import LAYOUT, PAYLOAD_INDEXES, RECREATE_HINT, CollectionState, LongTermBackend
 
 
 def collection_metadata(embedder: Embedder) -> dict[str, Any]:
-    return {"embedder": embedder.name, "dimension": embedder.dimension}
+    return {
+        "embedder": embedder.name,
+        "dimension": embedder.dimension,
+        "layout": LAYOUT,
+        "lexical": LEXICAL_VERSION,
+    }
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,16 @@ class CollectionReport:
 
 def _mismatch(state: CollectionState, embedder: Embedder) -> str | None:
     recorded_embedder = state.metadata.get("embedder")
+    recorded_layout = state.metadata.get("layout")
+    if recorded_embedder and (
+        recorded_layout != LAYOUT or state.metadata.get("lexical") != LEXICAL_VERSION
+    ):
+        return (
+            f"The Qdrant collection {state.name!r} was built by {recorded_embedder} in the layout "
+            f"{recorded_layout or 'dense-only (one unnamed vector)'}, but this version keeps {LAYOUT} "
+            f"(a dense and a lexical sparse vector, {LEXICAL_VERSION}). Rebuild it from PostgreSQL: "
+            f"{RECREATE_HINT}"
+        )
     if state.dimension != embedder.dimension or (recorded_embedder and recorded_embedder != embedder.name):
         built_by = recorded_embedder or "an unrecorded embedder"
         return (

@@ -30,11 +30,15 @@ from typing import Any
 
 from ..errors import LongTermMemoryError
 from .interface import (
+    DENSE_VECTOR,
+    RRF_K,
+    SPARSE_VECTOR,
     CollectionState,
     LongTermBackend,
     MemoryFilter,
     MemoryPoint,
     ScoredPoint,
+    cosines,
     point_id,
 )
 
@@ -142,7 +146,8 @@ class EdgeBackend(LongTermBackend):
         # Kilobytes of float32 vectors, the unit of Edge's indexing threshold.
         threshold_kb = max(1, self.indexing_threshold * dimension * 4 // 1024)
         return edge.EdgeConfig(
-            vectors=edge.EdgeVectorParams(size=dimension, distance=edge.Distance.Cosine),
+            vectors={DENSE_VECTOR: edge.EdgeVectorParams(size=dimension, distance=edge.Distance.Cosine)},
+            sparse_vectors={SPARSE_VECTOR: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
             hnsw_config=edge.HnswIndexConfig(
                 m=self.hnsw_m,
                 ef_construct=self.hnsw_ef_construct,
@@ -220,9 +225,7 @@ class EdgeBackend(LongTermBackend):
         if not points:
             return
         edge = self._edge
-        structs = [
-            edge.Point(point_id(p.experience_id), [float(x) for x in p.vector], p.payload) for p in points
-        ]
+        structs = [edge.Point(point_id(p.experience_id), self._vectors(p), p.payload) for p in points]
 
         def run() -> None:
             shard = self._open()
@@ -237,6 +240,13 @@ class EdgeBackend(LongTermBackend):
                 shard.optimize()
 
         self._call("upsert", run)
+
+    def _vectors(self, point: MemoryPoint) -> dict:
+        vectors: dict = {DENSE_VECTOR: [float(x) for x in point.vector]}
+        if point.sparse is not None and point.sparse[0]:
+            indices, values = point.sparse
+            vectors[SPARSE_VECTOR] = self._edge.SparseVector(list(indices), [float(v) for v in values])
+        return vectors
 
     def delete(self, experience_ids: Sequence[str]) -> None:
         if not experience_ids:
@@ -268,24 +278,72 @@ class EdgeBackend(LongTermBackend):
                     key="timestamp", range=edge.RangeFloat(gte=where.since_ms, lte=where.until_ms)
                 )
             )
+        if not where.include_superseded:
+            # Empty: null, or no key at all (points written before supersession existed).
+            must.append(edge.IsEmptyCondition("superseded_by"))
         return edge.Filter(must=must) if must else None
 
-    def search(self, *, vector: Sequence[float], where: MemoryFilter, limit: int) -> list[ScoredPoint]:
+    def search(
+        self,
+        *,
+        vector: Sequence[float],
+        where: MemoryFilter,
+        limit: int,
+        sparse: tuple[list[int], list[float]] | None = None,
+        fusion: str = "rrf",
+    ) -> list[ScoredPoint]:
         edge = self._edge
+        dense = [float(x) for x in vector]
+        query_filter = self._filter(where)
+        params = edge.SearchParams(hnsw_ef=max(self.hnsw_ef, limit))
+        if sparse is None or not sparse[0]:
+            request = edge.QueryRequest(
+                limit=limit,
+                query=edge.Query.Nearest(dense, using=DENSE_VECTOR),
+                filter=query_filter,
+                with_payload=True,
+                with_vector=False,
+                params=params,
+            )
+            points = self._call("search", lambda: self._open().query(request))
+            return [
+                ScoredPoint(
+                    experience_id=str(p.payload.get("id")), similarity=float(p.score), payload=dict(p.payload)
+                )
+                for p in points
+            ]
         request = edge.QueryRequest(
             limit=limit,
-            query=edge.Query.Nearest([float(x) for x in vector]),
-            filter=self._filter(where),
+            prefetches=[
+                edge.Prefetch(
+                    limit=limit,
+                    query=edge.Query.Nearest(dense, using=DENSE_VECTOR),
+                    filter=query_filter,
+                    params=params,
+                ),
+                edge.Prefetch(
+                    limit=limit,
+                    query=edge.Query.Nearest(
+                        edge.SparseVector(list(sparse[0]), [float(v) for v in sparse[1]]), using=SPARSE_VECTOR
+                    ),
+                    filter=query_filter,
+                ),
+            ],
+            query=edge.Fusion.Dbsf() if fusion == "dbsf" else edge.Fusion.Rrf(k=RRF_K),
+            filter=query_filter,
             with_payload=True,
-            with_vector=False,
-            params=edge.SearchParams(hnsw_ef=max(self.hnsw_ef, limit)),
+            with_vector=[DENSE_VECTOR],
         )
-        points = self._call("search", lambda: self._open().query(request))
+        points = self._call("hybrid search", lambda: self._open().query(request))
+        similarities = cosines(dense, [_dense_of(p.vector) for p in points])
         return [
             ScoredPoint(
-                experience_id=str(p.payload.get("id")), similarity=float(p.score), payload=dict(p.payload)
+                experience_id=str(p.payload.get("id")),
+                similarity=similarity,
+                payload=dict(p.payload),
+                fused=float(p.score),
             )
-            for p in points
+            for p, similarity in zip(points, similarities, strict=True)
         ]
 
     def scroll(self, *, batch_size: int = 256, with_vectors: bool = False) -> Iterator[MemoryPoint]:
@@ -300,7 +358,7 @@ class EdgeBackend(LongTermBackend):
                 payload = dict(record.payload or {})
                 yield MemoryPoint(
                     experience_id=str(payload.get("id", record.id)),
-                    vector=list(record.vector) if with_vectors and record.vector is not None else [],
+                    vector=_dense_of(record.vector) if with_vectors else [],
                     payload=payload,
                 )
             if offset is None:
@@ -323,3 +381,10 @@ class EdgeBackend(LongTermBackend):
         if self._temporary is not None:
             shutil.rmtree(self._temporary, ignore_errors=True)
             self._temporary = None
+
+
+def _dense_of(vector) -> list[float]:
+    """The dense vector of a record: named (the hybrid layout) or the single unnamed one."""
+    if isinstance(vector, dict):
+        vector = vector.get(DENSE_VECTOR)
+    return list(vector) if vector is not None else []

@@ -25,13 +25,43 @@ PAYLOAD_INDEXES = {
     "symbol": "keyword",
     "tags": "keyword",
     "timestamp": "integer",
+    "superseded_by": "keyword",
 }
 
 RECREATE_HINT = "python manage.py reindex_memory --recreate"
 
+# Each point carries two vectors: the embedder's (cosine) and the situation's words (sparse, IDF).
+DENSE_VECTOR = "dense"
+SPARSE_VECTOR = "lexical"
+# The collection's layout, recorded in its metadata: a collection of another layout is rebuilt.
+LAYOUT = "hybrid-v1"
+FUSIONS = ("rrf", "dbsf")
+# Reciprocal rank fusion's constant: a hit at 0-based rank r of a list adds 1 / (r + RRF_K).
+# 2 is Qdrant's own default; both engines are given it, so they rank alike.
+RRF_K = 2
+
 
 def point_id(experience_id: str) -> str:
     return str(uuid.uuid5(POINT_NAMESPACE, experience_id))
+
+
+def cosines(query: Sequence[float], vectors: Sequence[Sequence[float]]) -> list[float]:
+    """Cosine similarity of `query` to each of `vectors` (0 for an empty or zero one)."""
+    import numpy  # a hundred vectors at a time: numpy, not Python loops
+
+    if not vectors:
+        return []
+    q = numpy.asarray(query, dtype=numpy.float64)
+    results = [0.0] * len(vectors)
+    rows = [i for i, v in enumerate(vectors) if len(v) == len(q)]
+    if not rows:
+        return results
+    matrix = numpy.asarray([vectors[i] for i in rows], dtype=numpy.float64)
+    norms = numpy.linalg.norm(matrix, axis=1) * numpy.linalg.norm(q)
+    values = numpy.divide(matrix @ q, norms, out=numpy.zeros(len(rows)), where=norms > 0)
+    for i, value in zip(rows, values.tolist(), strict=True):
+        results[i] = value
+    return results
 
 
 @dataclass(frozen=True)
@@ -39,6 +69,8 @@ class MemoryPoint:
     experience_id: str
     vector: list[float]
     payload: dict[str, Any]
+    # (indices, values) of the lexical sparse vector; None leaves the point without one.
+    sparse: tuple[list[int], list[float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +83,8 @@ class MemoryFilter:
     tags: tuple[str, ...] = ()
     since_ms: int | None = None
     until_ms: int | None = None
+    # Superseded experiences leave default recall; they stay searchable when asked for.
+    include_superseded: bool = False
 
     def matches(self, payload: dict[str, Any]) -> bool:
         """The same conditions in Python (for checks and tests)."""
@@ -64,6 +98,8 @@ class MemoryFilter:
             return False
         if self.tags and not set(self.tags) & set(payload.get("tags") or []):
             return False
+        if not self.include_superseded and payload.get("superseded_by"):
+            return False
         timestamp = payload.get("timestamp")
         if self.since_ms is not None and (timestamp is None or timestamp < self.since_ms):
             return False
@@ -73,8 +109,10 @@ class MemoryFilter:
 @dataclass(frozen=True)
 class ScoredPoint:
     experience_id: str
-    similarity: float
+    similarity: float  # cosine similarity to the query's dense vector
     payload: dict[str, Any]
+    # The fused score of a hybrid search (Qdrant's RRF or DBSF), None for a dense-only one.
+    fused: float | None = None
 
 
 @dataclass(frozen=True)
@@ -119,8 +157,18 @@ class LongTermBackend(ABC):
     def delete(self, experience_ids: Sequence[str]) -> None: ...
 
     @abstractmethod
-    def search(self, *, vector: Sequence[float], where: MemoryFilter, limit: int) -> list[ScoredPoint]:
-        """Nearest by cosine similarity among the points meeting `where`, best first."""
+    def search(
+        self,
+        *,
+        vector: Sequence[float],
+        where: MemoryFilter,
+        limit: int,
+        sparse: tuple[list[int], list[float]] | None = None,
+        fusion: str = "rrf",
+    ) -> list[ScoredPoint]:
+        """Nearest by cosine similarity among the points meeting `where`, best first. With `sparse`,
+        a hybrid search: the dense and the sparse nearest `limit` each, fused by `fusion` (Qdrant's
+        "rrf" or "dbsf"), every hit still carrying its cosine similarity."""
 
     @abstractmethod
     def scroll(self, *, batch_size: int = 256, with_vectors: bool = False) -> Iterator[MemoryPoint]:

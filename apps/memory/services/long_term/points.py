@@ -1,4 +1,5 @@
-"""Experiences as points: the seed's payload, the text they are found by, batch upserts and removals."""
+"""Experiences as points: the seed's payload (with the situation's direction features and whether it is
+superseded), the text they are found by, its dense and sparse vectors, batch upserts and removals."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
+from ...models import ExperienceLink, LinkKind
 from ..embeddings import get_embedder
+from ..lexical import sparse_document
+from ..situation import situation_features
 from . import collection
 from .interface import MemoryPoint
 
@@ -18,9 +22,29 @@ def _decimal_text(value: Decimal | None, places: int) -> str | None:
     return str(Decimal(value).quantize(Decimal(1).scaleb(-places)))
 
 
-def experience_payload(experience) -> dict[str, Any]:
+def superseding(experience_ids: Iterable[str]) -> dict[str, str]:
+    """experience id -> the id of the experience superseding it, for those superseded."""
+    ids = list(experience_ids)
+    if not ids:
+        return {}
+    return dict(
+        ExperienceLink.objects.filter(kind=LinkKind.SUPERSEDES, target_id__in=ids).values_list(
+            "target_id", "source_id"
+        )
+    )
+
+
+def _decision_context(experience) -> Any:
+    if not experience.decision_ref_id:
+        return None
+    return experience.decision_ref.input_context
+
+
+def experience_payload(experience, *, superseded_by: str | None = None) -> dict[str, Any]:
     """The seed's payload for one experience. Money stays exact: pnl and pnl_percentage are
-    decimal strings (as stored); importance_score is a float so it can be range-filtered."""
+    decimal strings (as stored); importance_score is a float so it can be range-filtered.
+    Beyond the seed: `features` (the situation's directions, services/situation.py) and
+    `superseded_by` (the id of the experience that supersedes it, or null)."""
     moment = experience.datetime.astimezone(UTC)
     importance = experience.importance_score
     return {
@@ -38,6 +62,8 @@ def experience_payload(experience) -> dict[str, Any]:
         "symbol": experience.symbol,
         "timestamp": int(experience.timestamp),
         "datetime": moment.isoformat().replace("+00:00", "Z"),
+        "features": situation_features(experience.situation, _decision_context(experience)),
+        "superseded_by": superseded_by,
     }
 
 
@@ -53,11 +79,18 @@ def experiences_upsert(experiences: Iterable) -> int:
     if not experiences:
         return 0
     backend = collection.collection_ready()
-    vectors = get_embedder().embed([experience_embedding_text(e) for e in experiences])
+    texts = [experience_embedding_text(e) for e in experiences]
+    vectors = get_embedder().embed(texts)
+    superseded = superseding(e.id for e in experiences)
     backend.upsert(
         [
-            MemoryPoint(experience_id=e.id, vector=vector, payload=experience_payload(e))
-            for e, vector in zip(experiences, vectors, strict=True)
+            MemoryPoint(
+                experience_id=e.id,
+                vector=vector,
+                payload=experience_payload(e, superseded_by=superseded.get(e.id)),
+                sparse=sparse_document(text),
+            )
+            for e, vector, text in zip(experiences, vectors, texts, strict=True)
         ]
     )
     return len(experiences)

@@ -9,7 +9,18 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import LongTermMemoryError
-from .interface import CollectionState, LongTermBackend, MemoryFilter, MemoryPoint, ScoredPoint, point_id
+from .interface import (
+    DENSE_VECTOR,
+    RRF_K,
+    SPARSE_VECTOR,
+    CollectionState,
+    LongTermBackend,
+    MemoryFilter,
+    MemoryPoint,
+    ScoredPoint,
+    cosines,
+    point_id,
+)
 
 logger = logging.getLogger("tradeoffice.memory.long_term")
 
@@ -69,6 +80,8 @@ class QdrantBackend(LongTermBackend):
                 return CollectionState(name=self.collection, exists=False)
             info = self._client.get_collection(self.collection)
             vectors = info.config.params.vectors
+            if isinstance(vectors, dict):  # named vectors (the hybrid layout)
+                vectors = vectors.get(DENSE_VECTOR)
             return CollectionState(
                 name=self.collection,
                 exists=True,
@@ -86,7 +99,12 @@ class QdrantBackend(LongTermBackend):
             "create collection",
             lambda: self._client.create_collection(
                 self.collection,
-                vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
+                vectors_config={
+                    DENSE_VECTOR: models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+                },
+                sparse_vectors_config={
+                    SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
                 metadata=metadata,
                 **self.distribution,
             ),
@@ -122,10 +140,17 @@ class QdrantBackend(LongTermBackend):
             return
         models = self._models
         structs = [
-            models.PointStruct(id=point_id(p.experience_id), vector=list(p.vector), payload=p.payload)
+            models.PointStruct(id=point_id(p.experience_id), vector=self._vectors(p), payload=p.payload)
             for p in points
         ]
         self._call("upsert", lambda: self._client.upsert(self.collection, points=structs, wait=True))
+
+    def _vectors(self, point: MemoryPoint) -> dict:
+        vectors: dict = {DENSE_VECTOR: [float(x) for x in point.vector]}
+        if point.sparse is not None and point.sparse[0]:
+            indices, values = point.sparse
+            vectors[SPARSE_VECTOR] = self._models.SparseVector(indices=list(indices), values=list(values))
+        return vectors
 
     def delete(self, experience_ids: Sequence[str]) -> None:
         if not experience_ids:
@@ -155,25 +180,77 @@ class QdrantBackend(LongTermBackend):
                     key="timestamp", range=models.Range(gte=where.since_ms, lte=where.until_ms)
                 )
             )
+        if not where.include_superseded:
+            # Empty: null, or no key at all (points written before supersession existed).
+            must.append(models.IsEmptyCondition(is_empty=models.PayloadField(key="superseded_by")))
         return models.Filter(must=must) if must else None
 
-    def search(self, *, vector: Sequence[float], where: MemoryFilter, limit: int) -> list[ScoredPoint]:
+    def search(
+        self,
+        *,
+        vector: Sequence[float],
+        where: MemoryFilter,
+        limit: int,
+        sparse: tuple[list[int], list[float]] | None = None,
+        fusion: str = "rrf",
+    ) -> list[ScoredPoint]:
+        models = self._models
+        query_filter = self._filter(where)
+        dense = [float(x) for x in vector]
+        if sparse is None or not sparse[0]:
+            response = self._call(
+                "search",
+                lambda: self._client.query_points(
+                    self.collection,
+                    query=dense,
+                    using=DENSE_VECTOR,
+                    query_filter=query_filter,
+                    limit=limit,
+                    with_payload=True,
+                    with_vectors=False,
+                ),
+            )
+            return [
+                ScoredPoint(
+                    experience_id=str(p.payload.get("id")), similarity=float(p.score), payload=dict(p.payload)
+                )
+                for p in response.points
+            ]
+        prefetch = [
+            models.Prefetch(query=dense, using=DENSE_VECTOR, filter=query_filter, limit=limit),
+            models.Prefetch(
+                query=models.SparseVector(indices=list(sparse[0]), values=list(sparse[1])),
+                using=SPARSE_VECTOR,
+                filter=query_filter,
+                limit=limit,
+            ),
+        ]
+        method = (
+            models.FusionQuery(fusion=models.Fusion.DBSF)
+            if fusion == "dbsf"
+            else models.RrfQuery(rrf=models.Rrf(k=RRF_K))
+        )
         response = self._call(
-            "search",
+            "hybrid search",
             lambda: self._client.query_points(
                 self.collection,
-                query=list(vector),
-                query_filter=self._filter(where),
+                prefetch=prefetch,
+                query=method,
+                query_filter=query_filter,
                 limit=limit,
                 with_payload=True,
-                with_vectors=False,
+                with_vectors=[DENSE_VECTOR],
             ),
         )
+        similarities = cosines(dense, [_dense_of(p.vector) for p in response.points])
         return [
             ScoredPoint(
-                experience_id=str(p.payload.get("id")), similarity=float(p.score), payload=dict(p.payload)
+                experience_id=str(p.payload.get("id")),
+                similarity=similarity,
+                payload=dict(p.payload),
+                fused=float(p.score),
             )
-            for p in response.points
+            for p, similarity in zip(response.points, similarities, strict=True)
         ]
 
     def scroll(self, *, batch_size: int = 256, with_vectors: bool = False) -> Iterator[MemoryPoint]:
@@ -193,7 +270,7 @@ class QdrantBackend(LongTermBackend):
                 payload = dict(record.payload or {})
                 yield MemoryPoint(
                     experience_id=str(payload.get("id", record.id)),
-                    vector=list(record.vector) if with_vectors and record.vector is not None else [],
+                    vector=_dense_of(record.vector) if with_vectors else [],
                     payload=payload,
                 )
             if offset is None:
@@ -208,3 +285,10 @@ class QdrantBackend(LongTermBackend):
                 self._client.close()
         except Exception:  # closing is best effort
             logger.debug("Closing the Qdrant client failed.", exc_info=True)
+
+
+def _dense_of(vector) -> list[float]:
+    """The dense vector of a record: named (the hybrid layout) or the single unnamed one."""
+    if isinstance(vector, dict):
+        vector = vector.get(DENSE_VECTOR)
+    return list(vector) if vector is not None else []

@@ -1,0 +1,216 @@
+"""Situation features that carry direction: RSI zone, trend, funding sign, breakout or breakdown.
+
+Embeddings and word overlap both see the topic of a situation ("RSI", "funding", "a break of a level")
+far more than its direction: "oversold" and "overbought" sit close together in every embedding tried.
+So recall reads the direction separately, from the situation's own words and, where the experience
+came from a decision, from the decision's input context (`rsi`, `trend`, `funding_rate`, ...), and the
+ranking boosts a hit whose direction matches the query's and pushes down one whose direction is the
+opposite (services/recall.py). A dimension the text does not speak of, or speaks of both ways, is
+left out: no feature is better than a wrong one.
+
+Features are written "dimension:value" (`rsi:oversold`, `trend:down`, `funding:negative`,
+`break:breakout`) and stored in each point's payload as `features`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+FEATURES_VERSION = 1
+
+# dimension -> its two directions; each is the other's opposite.
+DIMENSIONS: dict[str, tuple[str, str]] = {
+    "rsi": ("oversold", "overbought"),
+    "trend": ("up", "down"),
+    "funding": ("positive", "negative"),
+    "break": ("breakout", "breakdown"),
+}
+
+_NUMBER = r"(\d{1,3}(?:\.\d+)?)"
+_LEVEL = r"(?:the\s+)?(?:\d+[\s-]?(?:day|d|week|w|period)?\s*)?(?:ema|sma|ma|moving average|vwap)"
+
+# Phrases for each direction. Written for trading prose: words, jargon, numbers.
+_PATTERNS: dict[tuple[str, str], list[str]] = {
+    ("rsi", "oversold"): [
+        r"over[\s-]?sold",
+        r"rsi\s+(?:\w+\s+){0,3}(?:below|under|beneath|sub|less than|<)\s*(?:30|25|20)\b",
+        r"sub[\s-]?(?:30|25|20)\s+rsi",
+        r"rsi\s+(?:in\s+)?the\s+(?:low|mid)?\s*(?:20s|teens)",
+        r"washed[\s-]out",
+        r"stretched\s+to\s+the\s+downside",
+    ],
+    ("rsi", "overbought"): [
+        r"over[\s-]?bought",
+        r"rsi\s+(?:\w+\s+){0,3}(?:above|over|past|beyond|greater than|>)\s*(?:70|75|80)\b",
+        r"rsi\s+(?:in\s+)?the\s+(?:high|mid)?\s*(?:70s|80s|90s)",
+        r"over[\s-]?heated",
+        r"stretched\s+to\s+the\s+upside",
+    ],
+    ("trend", "up"): [
+        r"up[\s-]?trend",
+        r"trend(?:ing|s|ed)?\s+(?:up|higher)",
+        r"higher\s+highs",
+        r"higher\s+lows",
+        r"(?:bullish|bull|rising)\s+(?:trend|structure|market structure)",
+        rf"(?:above|over)\s+{_LEVEL}",
+        r"golden\s+cross",
+    ],
+    ("trend", "down"): [
+        r"down[\s-]?trend",
+        r"trend(?:ing|s|ed)?\s+(?:down|lower)",
+        r"lower\s+highs",
+        r"lower\s+lows",
+        r"(?:bearish|bear|falling)\s+(?:trend|structure|market structure)",
+        rf"(?:below|under|beneath)\s+{_LEVEL}",
+        r"death\s+cross",
+    ],
+    ("funding", "positive"): [
+        r"positive\s+(?:perp(?:etual)?s?\s+)?funding",
+        r"funding\s+(?:rates?\s+)?(?:\w+\s+){0,2}(?:positive|elevated|high|rich|hot)",
+        r"longs\s+(?:are\s+)?pay(?:ing|s)?\s+(?:the\s+)?shorts",
+        r"funding\s+(?:rates?\s+)?(?:of|at)?\s*\+\s*\d",
+    ],
+    ("funding", "negative"): [
+        r"negative\s+(?:perp(?:etual)?s?\s+)?funding",
+        r"funding\s+(?:rates?\s+)?(?:\w+\s+){0,2}(?:negative|below zero|under zero)",
+        r"shorts\s+(?:are\s+)?pay(?:ing|s)?\s+(?:the\s+)?longs",
+        r"funding\s+(?:rates?\s+)?(?:of|at)?\s*(?:-|\u2212|minus)\s*\d",
+    ],
+    ("break", "breakout"): [
+        r"break[\s-]?out",
+        r"(?:broke|breaks|breaking|burst|bursts|pushed|pushes|pushing|punched|punches)\s+"
+        r"(?:out\s+)?(?:above|through|past)\s+(?:the\s+)?(?:\S+\s+){0,2}"
+        r"(?:resistance|range high|high|ceiling)",
+        r"(?:broke|breaks|breaking)\s+(?:out\s+)?above",
+        r"(?:cleared|clears|clearing|reclaimed|reclaims|flipped)\s+(?:the\s+)?(?:\S+\s+){0,2}resistance",
+        r"resistance\s+(?:gave way|broke|broken|cleared)",
+    ],
+    ("break", "breakdown"): [
+        r"break[\s-]?down",
+        r"(?:broke|breaks|breaking|fell|falls|falling|slipped|slips|sliced|slices|dropped|drops)\s+"
+        r"(?:down\s+)?(?:below|through|under)\s+(?:the\s+)?(?:\S+\s+){0,2}(?:support|range low|low|floor)",
+        r"(?:broke|breaks|breaking)\s+(?:down\s+)?below",
+        r"(?:lost|loses|losing|cracked|cracks)\s+(?:the\s+)?(?:\S+\s+){0,2}support",
+        r"support\s+(?:gave way|broke|broken|failed|cracked)",
+    ],
+}
+
+_NEGATION = re.compile(r"\b(?:not|no longer|isn't|wasn't|never|no)\s+(?:\w+\s+)?$")
+_COMPILED = {
+    key: [re.compile(rf"\b{p}", re.IGNORECASE) for p in patterns] for key, patterns in _PATTERNS.items()
+}
+_RSI_VALUE = re.compile(
+    rf"\brsi(?:\s*\(?\d{{1,2}}\)?)?\s*(?:\w+\s+){{0,3}}?(?:at|of|=|:|near|around|~)?\s*{_NUMBER}\b",
+    re.IGNORECASE,
+)
+
+
+def _said(text: str, dimension: str, direction: str) -> bool:
+    for pattern in _COMPILED[(dimension, direction)]:
+        for match in pattern.finditer(text):
+            if not _NEGATION.search(text[max(0, match.start() - 24) : match.start()]):
+                return True
+    return False
+
+
+def _rsi_from_number(text: str) -> str | None:
+    zones = set()
+    for match in _RSI_VALUE.finditer(text):
+        value = float(match.group(1))
+        if value <= 30:
+            zones.add("oversold")
+        elif value >= 70 and value <= 100:
+            zones.add("overbought")
+    return zones.pop() if len(zones) == 1 else None
+
+
+def features_from_text(text: str) -> dict[str, str]:
+    """The directions `text` speaks of, one per dimension at most."""
+    text = " ".join(text.split())
+    found: dict[str, str] = {}
+    for dimension, directions in DIMENSIONS.items():
+        said = {direction for direction in directions if _said(text, dimension, direction)}
+        if dimension == "rsi" and not said:
+            zone = _rsi_from_number(text)
+            said = {zone} if zone else set()
+        if len(said) == 1:
+            found[dimension] = said.pop()
+    return found
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _find(context: Mapping[str, Any], names: Iterable[str]) -> Any:
+    """The first of `names` in the context or one level down (e.g. {"indicators": {"rsi": 27}})."""
+    for name in names:
+        if name in context:
+            return context[name]
+    for value in context.values():
+        if isinstance(value, Mapping):
+            for name in names:
+                if name in value:
+                    return value[name]
+    return None
+
+
+def features_from_context(context: Any) -> dict[str, str]:
+    """Directions from a decision's input context: `rsi` (a number), `trend` (up/down/bullish/bearish),
+    `funding_rate` or `funding` (its sign), `breakout` / `breakdown` (true) or `break` (the word)."""
+    if not isinstance(context, Mapping):
+        return {}
+    found: dict[str, str] = {}
+    rsi = _number(_find(context, ("rsi", "rsi_14", "rsi14")))
+    if rsi is not None:
+        if rsi <= 30:
+            found["rsi"] = "oversold"
+        elif rsi >= 70:
+            found["rsi"] = "overbought"
+    trend = _find(context, ("trend", "trend_direction"))
+    if isinstance(trend, str):
+        word = trend.strip().lower()
+        if word in ("up", "uptrend", "bullish", "bull", "rising"):
+            found["trend"] = "up"
+        elif word in ("down", "downtrend", "bearish", "bear", "falling"):
+            found["trend"] = "down"
+    funding = _number(_find(context, ("funding_rate", "funding")))
+    if funding is not None and funding != 0:
+        found["funding"] = "positive" if funding > 0 else "negative"
+    breakout, breakdown = _find(context, ("breakout",)), _find(context, ("breakdown",))
+    if breakout is True and breakdown is not True:
+        found["break"] = "breakout"
+    elif breakdown is True and breakout is not True:
+        found["break"] = "breakdown"
+    word = _find(context, ("break",))
+    if isinstance(word, str) and word.strip().lower() in DIMENSIONS["break"]:
+        found["break"] = word.strip().lower()
+    return found
+
+
+def situation_features(text: str, context: Any = None) -> list[str]:
+    """Features of a situation as sorted "dimension:direction" strings; the decision's input context,
+    where there is one, wins over the words for a dimension both speak of."""
+    found = {**features_from_text(text or ""), **features_from_context(context)}
+    return sorted(f"{dimension}:{direction}" for dimension, direction in found.items())
+
+
+def _as_dict(features: Iterable[str]) -> dict[str, str]:
+    pairs = (feature.split(":", 1) for feature in features if ":" in feature)
+    return {dimension: direction for dimension, direction in pairs if dimension in DIMENSIONS}
+
+
+def features_compare(query: Iterable[str], candidate: Iterable[str]) -> dict[str, str]:
+    """Per dimension both speak of: "match" (same direction) or "opposite"."""
+    mine, theirs = _as_dict(query), _as_dict(candidate)
+    return {
+        dimension: "match" if mine[dimension] == theirs[dimension] else "opposite"
+        for dimension in sorted(mine.keys() & theirs.keys())
+    }
