@@ -1,0 +1,1 @@
+"""The memory benchmark's retrieval set (retrieval_set.json), read by services/evaluation.py."""
