@@ -247,7 +247,7 @@ class TradeOffice(_Api[Any, Iterator[Any]]):
             self._recorder = Recorder(self, self.spool_path)
         return self._recorder
 
-    def decision(self, decision: Mapping[str, Any] | None = None, **fields: Any) -> DecisionScope:
+    def decision(self, decision: Mapping[str, Any] | None = None, /, **fields: Any) -> DecisionScope:
         """`with office.decision(decision_layer=..., ...) as d:` records the decision (through the spool)
         and links every order placed inside the block to it."""
         return self.recorder.decision(decision, **fields)
@@ -367,7 +367,7 @@ class AsyncTradeOffice(_Api[Awaitable[Any], AsyncIterator[Any]]):
             self._recorder = AsyncRecorder(self, self.spool_path)
         return self._recorder
 
-    def decision(self, decision: Mapping[str, Any] | None = None, **fields: Any) -> AsyncDecisionScope:
+    def decision(self, decision: Mapping[str, Any] | None = None, /, **fields: Any) -> AsyncDecisionScope:
         """`async with office.decision(...) as d:`: the decision recorded, the orders inside linked."""
         return self.recorder.decision(decision, **fields)
 

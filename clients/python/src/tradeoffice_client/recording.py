@@ -251,7 +251,7 @@ class Recorder(_RecorderBase):
             result.pending = len(self.spool)
         return result
 
-    def decision(self, decision: Mapping[str, Any] | None = None, **fields: Any) -> DecisionScope:
+    def decision(self, decision: Mapping[str, Any] | None = None, /, **fields: Any) -> DecisionScope:
         return DecisionScope(self, {**(decision or {}), **fields})
 
     def record_orders(self, records: Sequence[dict[str, Any]]) -> None:
@@ -319,7 +319,7 @@ class AsyncRecorder(_RecorderBase):
             result.pending = len(self.spool)
         return result
 
-    def decision(self, decision: Mapping[str, Any] | None = None, **fields: Any) -> AsyncDecisionScope:
+    def decision(self, decision: Mapping[str, Any] | None = None, /, **fields: Any) -> AsyncDecisionScope:
         return AsyncDecisionScope(self, {**(decision or {}), **fields})
 
     async def record_orders(self, records: Sequence[dict[str, Any]]) -> None:

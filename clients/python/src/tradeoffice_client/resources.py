@@ -91,7 +91,7 @@ class Trades(_Resource[R, I]):
 class Positions(_Resource[R, I]):
     path = "positions/"
 
-    def upsert(self, position: Record | None = None, *, idempotency_key: Any = AUTO, **fields: Any) -> R:
+    def upsert(self, position: Record | None = None, /, *, idempotency_key: Any = AUTO, **fields: Any) -> R:
         """Open or update the open position of an (exchange, symbol); ccxt's position keys accepted."""
         return self._core.request(
             "POST", self.path, json=_fields(position, fields), idempotency_key=idempotency_key
@@ -123,7 +123,7 @@ class Positions(_Resource[R, I]):
 class PortfolioSnapshots(_Resource[R, I]):
     path = "portfolio-snapshots/"
 
-    def record(self, snapshot: Record | None = None, *, idempotency_key: Any = AUTO, **fields: Any) -> R:
+    def record(self, snapshot: Record | None = None, /, *, idempotency_key: Any = AUTO, **fields: Any) -> R:
         """The day's snapshot of an exchange (a second one for the day replaces the first)."""
         return self._core.request(
             "POST", self.path, json=_fields(snapshot, fields), idempotency_key=idempotency_key
@@ -133,7 +133,7 @@ class PortfolioSnapshots(_Resource[R, I]):
 class Decisions(_Resource[R, I]):
     path = "decisions/"
 
-    def create(self, decision: Record | None = None, *, idempotency_key: Any = AUTO, **fields: Any) -> R:
+    def create(self, decision: Record | None = None, /, *, idempotency_key: Any = AUTO, **fields: Any) -> R:
         """Record a decision (decision_layer, input_context, thought_process, decision, ...)."""
         return self._core.request(
             "POST", self.path, json=_fields(decision, fields), idempotency_key=idempotency_key
@@ -143,7 +143,7 @@ class Decisions(_Resource[R, I]):
 class Experiences(_Resource[R, I]):
     path = "experiences/"
 
-    def create(self, experience: Record | None = None, *, idempotency_key: Any = AUTO, **fields: Any) -> R:
+    def create(self, experience: Record | None = None, /, *, idempotency_key: Any = AUTO, **fields: Any) -> R:
         """Record an experience; long-term memory follows right after the commit."""
         return self._core.request(
             "POST", self.path, json=_fields(experience, fields), idempotency_key=idempotency_key
@@ -174,7 +174,7 @@ class PerformanceMetrics(_Resource[R, I]):
 class SystemEvents(_Resource[R, I]):
     path = "system-events/"
 
-    def create(self, event: Record | None = None, *, idempotency_key: Any = AUTO, **fields: Any) -> R:
+    def create(self, event: Record | None = None, /, *, idempotency_key: Any = AUTO, **fields: Any) -> R:
         return self._core.request(
             "POST", self.path, json=_fields(event, fields), idempotency_key=idempotency_key
         )
