@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run stop test lint install migrate clean-var bench soak fuzz
+.PHONY: run stop test lint install migrate clean-var bench soak fuzz eval-memory
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ soak: install
 # Schemathesis at depth over HTTP (every phase, stateful sequences included) on private servers.
 fuzz: install
 	$(BIN)/python tests/soak/run_fuzz.py --max-examples $${FUZZ_EXAMPLES:-200} --max-time $${FUZZ_SECONDS:-900}
+
+# The memory benchmark: the project's retrieval set through recall, per embedder, hybrid and direction features
+# on and off (docs/memory.md). Under a minute; touches neither the database nor the real collection.
+eval-memory: install
+	DJANGO_SETTINGS_MODULE=tradeoffice.settings.dev $(BIN)/python manage.py eval_memory --check $(EVAL_ARGS)
 
 # Every benchmark beside its baseline, written to bench/results.md (scratch bench_* databases, Redis db 8;
 # BENCH_POSTGRES_URL and BENCH_REDIS_URL name the servers). About 25 minutes on 2 cores.
