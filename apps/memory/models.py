@@ -271,7 +271,10 @@ class MemoryRecallHit(models.Model):
         ordering = ["recall_id", "rank"]
         constraints = [
             models.UniqueConstraint(fields=["recall", "rank"], name="memory_recall_hits_rank_key"),
-            models.UniqueConstraint(fields=["recall", "experience"], name="memory_recall_hits_experience_key"),
+            models.UniqueConstraint(
+                fields=["recall", "experience"],
+                name="memory_recall_hits_experience_key",
+            ),
         ]
         indexes = [
             models.Index(fields=["experience"], name="idx_memory_recall_hits_exp"),

@@ -51,12 +51,13 @@ MEMORY_WEIGHT_IMPORTANCE = _env.float("MEMORY_WEIGHT_IMPORTANCE", default=0.2)
 MEMORY_WEIGHT_RECENCY = _env.float("MEMORY_WEIGHT_RECENCY", default=0.2)
 MEMORY_RECENCY_HALF_LIFE_DAYS = _env.float("MEMORY_RECENCY_HALF_LIFE_DAYS", default=30.0)
 # Hybrid recall: the dense nearest neighbours fused with the lexical (sparse, IDF) ones by Qdrant,
-# "rrf" (reciprocal rank fusion) or "dbsf" (distribution-based score fusion).
+# "dbsf" (distribution-based score fusion) or "rrf" (reciprocal rank fusion).
 MEMORY_HYBRID = _env.bool("MEMORY_HYBRID", default=True)
-MEMORY_HYBRID_FUSION = _env("MEMORY_HYBRID_FUSION", default="rrf")
+# dbsf by default: on the memory benchmark it kept more paraphrases and fewer opposites (docs/memory.md).
+MEMORY_HYBRID_FUSION = _env("MEMORY_HYBRID_FUSION", default="dbsf")
 # Direction features (RSI zone, trend, funding sign, breakout/breakdown): added to the score for each one a
 # hit shares with the query, taken off for each it has the other way round.
-MEMORY_WEIGHT_DIRECTION_MATCH = _env.float("MEMORY_WEIGHT_DIRECTION_MATCH", default=0.05)
+MEMORY_WEIGHT_DIRECTION_MATCH = _env.float("MEMORY_WEIGHT_DIRECTION_MATCH", default=0.1)
 MEMORY_WEIGHT_DIRECTION_OPPOSITE = _env.float("MEMORY_WEIGHT_DIRECTION_OPPOSITE", default=0.3)
 # How many nearest neighbours (after the filters) are re-ranked by the combined score.
 MEMORY_RECALL_CANDIDATES = _env.int("MEMORY_RECALL_CANDIDATES", default=100)

@@ -26,6 +26,14 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "trend": ("up", "down"),
     "funding": ("positive", "negative"),
     "break": ("breakout", "breakdown"),
+    # Beyond the four above, the other directions trading prose carries:
+    "move": ("up", "down"),  # what the price did
+    "side": ("long", "short"),  # what was (or is to be) done
+    "level": ("resistance", "support"),  # which level is in play
+    "divergence": ("bullish", "bearish"),
+    "flows": ("accumulation", "distribution"),  # coins leaving or reaching exchanges
+    "dominance": ("rising", "falling"),  # bitcoin's share of the market
+    "inflation": ("cool", "hot"),
 }
 
 _NUMBER = r"(\d{1,3}(?:\.\d+)?)"
@@ -48,6 +56,89 @@ _PATTERNS: dict[tuple[str, str], list[str]] = {
         r"over[\s-]?heated",
         r"stretched\s+to\s+the\s+upside",
     ],
+    ("move", "up"): [
+        r"(?:rall(?:y|ied|ies|ying)|pump(?:s|ed|ing)?|surg(?:e|ed|es|ing)|ripp(?:ed|ing)|rips|jump(?:s|ed)?|soar"
+        r"(?:s|ed|ing)?|pops?|flying|climb(?:s|ed|ing)?|ran up|runs? up|parabolic|spikes? (?:higher|up)|"
+        r"up \d+(?:\.\d+)?%|gain(?:ed|s)? \d+|squeez(?:e|es|ed) up)\b",
+    ],
+    ("move", "down"): [
+        r"(?:dump(?:s|ed|ing)?|drops?|dropped|sell[\s-]?off|sold off|sells off|tank(?:s|ed|ing)?|"
+        r"plung(?:e|es|ed|ing)|crash(?:es|ed)?|fell|falls|slid(?:es)?|collaps(?:e|es|ed|ing)|flush(?:ed)?|bleed(?:s|ing)?|"
+        r"down \d+(?:\.\d+)?%|lost \d+(?:\.\d+)?%|sells? off)\b",
+    ],
+    ("side", "long"): [
+        r"(?:went|go|going|opened a|open a|entered|took a) long",
+        r"(?:longed|bought|buy the|buying the|added to the long|accumulat(?:e|ed|ing))\b",
+    ],
+    ("side", "short"): [
+        r"(?:went|go|going|opened a|open a|entered|took a) (?:small )?short",
+        r"(?:shorted|sold the|sell the|selling the|shorting|faded|fade it|fade the|added to the short|"
+        r"distribut(?:e|ed|ing))\b",
+    ],
+    ("level", "resistance"): [
+        r"resistance",
+        r"range high",
+        r"(?:top|upper boundary|ceiling) of (?:the |its )?(?:range|channel)",
+        r"(?:channel|range) top",
+        r"upper boundary",
+        r"ceiling",
+    ],
+    ("level", "support"): [
+        r"support",
+        r"range low",
+        r"(?:bottom|lower boundary|floor) of (?:the |its )?(?:range|channel)",
+        r"(?:channel|range) bottom",
+        r"lower boundary",
+        r"floor",
+    ],
+    ("divergence", "bullish"): [
+        r"(?:bullish|positive)\s+(?:rsi\s+|momentum\s+)?divergence",
+        r"diverging\s+upward",
+        r"lower\s+(?:price\s+)?low\s+(?:\w+\s+){0,3}(?:rsi|momentum|oscillator)\s+(?:made\s+a\s+)?higher\s+low",
+        r"(?:rsi|momentum|oscillator)\s+(?:made\s+a\s+)?higher\s+low",
+    ],
+    ("divergence", "bearish"): [
+        r"(?:bearish|negative)\s+(?:rsi\s+|momentum\s+)?divergence",
+        r"diverging\s+downward",
+        r"higher\s+(?:price\s+)?high\s+(?:\w+\s+){0,3}(?:rsi|momentum|oscillator)\s+(?:made\s+a\s+)?lower\s+high",
+        r"(?:rsi|momentum|oscillator)\s+(?:made\s+a\s+)?lower\s+high",
+    ],
+    ("flows", "accumulation"): [
+        r"outflows?",
+        r"(?:withdraw(?:s|ing|ew)?|leaving|off)\s+(?:\w+\s+){0,2}exchanges?",
+        r"off[\s-]exchange",
+        r"accumulat(?:e|es|ed|ing|ion)",
+        r"stacking",
+        r"reserves\s+(?:\w+\s+){0,2}(?:drop|dropping|fall|falling|low|lows)",
+    ],
+    ("flows", "distribution"): [
+        r"inflows?",
+        r"(?:deposit(?:s|ing|ed)?|flowing into|sending|sent|onto|into)\s+(?:\w+\s+){0,3}exchanges?",
+        r"distribut(?:e|es|ed|ing|ion)",
+        r"reserves\s+(?:\w+\s+){0,2}(?:jump|jumped|rise|rising|climb)",
+    ],
+    ("dominance", "rising"): [
+        r"dominance\s+(?:\w+\s+){0,1}(?:rising|rises|climbing|climbs|up|going up)",
+        r"btc\.d\s+rises",
+        r"(?:rises|rising|climbs)\s+(?:\w+\s+){0,1}dominance",
+        r"alts?(?:coins)?\s+(?:bleed|bleeding|lag|lagging|underperform)",
+    ],
+    ("dominance", "falling"): [
+        r"dominance\s+(?:\w+\s+){0,1}(?:falling|falls|dropping|drops|down|going down)",
+        r"btc\.d\s+falls",
+        r"alts?(?:coins)?\s+(?:pumping|outperform|leading)",
+        r"altseason",
+    ],
+    ("inflation", "cool"): [
+        r"(?:cool|cooler|soft|softer)\s+(?:\w+\s+){0,2}(?:cpi|inflation|consumer price)",
+        r"(?:cpi|inflation)\s+(?:\w+\s+){0,3}(?:lower|below|under|cooler|miss(?:es)? to the downside)",
+        r"cpi miss",
+    ],
+    ("inflation", "hot"): [
+        r"(?:hot|hotter|sticky)\s+(?:\w+\s+){0,2}(?:cpi|inflation|consumer price)",
+        r"(?:cpi|inflation)\s+(?:\w+\s+){0,3}(?:higher|above|over|hotter|beat to the upside)",
+        r"cpi beat",
+    ],
     ("trend", "up"): [
         r"up[\s-]?trend",
         r"trend(?:ing|s|ed)?\s+(?:up|higher)",
@@ -56,6 +147,9 @@ _PATTERNS: dict[tuple[str, str], list[str]] = {
         r"(?:bullish|bull|rising)\s+(?:trend|structure|market structure)",
         rf"(?:above|over)\s+{_LEVEL}",
         r"golden\s+cross",
+        r"crossed\s+(?:over|above)\s+the\s+200",
+        r"crossed\s+the\s+200\w*\s+upward",
+        r"50\s+above\s+200",
     ],
     ("trend", "down"): [
         r"down[\s-]?trend",
@@ -65,6 +159,9 @@ _PATTERNS: dict[tuple[str, str], list[str]] = {
         r"(?:bearish|bear|falling)\s+(?:trend|structure|market structure)",
         rf"(?:below|under|beneath)\s+{_LEVEL}",
         r"death\s+cross",
+        r"crossed\s+(?:under|below)\s+the\s+200",
+        r"crossed\s+the\s+200\w*\s+downward",
+        r"50\s+below\s+200",
     ],
     ("funding", "positive"): [
         r"positive\s+(?:perp(?:etual)?s?\s+)?funding",

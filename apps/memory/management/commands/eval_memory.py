@@ -16,9 +16,10 @@ from apps.memory.services.evaluation import (
 
 class Command(MaintenanceCommand):
     help = (
-        "Run the project's retrieval set (apps/memory/evaluation/retrieval_set.json) through recall for each "
-        "embedder, hybrid on and off, direction features on and off, on a scratch collection; print recall@3, "
-        "MRR and the opposite-in-top-3 rate. --check exits 1 when the default configuration misses its targets."
+        "Run the project's retrieval set (apps/memory/evaluation/retrieval_set.json) through recall for "
+        "each embedder, hybrid on and off, direction features on and off, on a scratch collection; print "
+        "recall@3, MRR and the opposite-in-top-3 rate. --check exits 1 when the default configuration "
+        "misses its targets."
     )
     command_lock = False  # touches neither PostgreSQL nor the real collection
 
@@ -50,7 +51,9 @@ class Command(MaintenanceCommand):
             f"(targets with the default configuration: recall@3 >= {TARGET_RECALL_AT_3:.2f}, "
             f"opposite@3 <= {TARGET_OPPOSITE_AT_3:.0%})"
         )
-        self.stdout.write(f"{'embedder':32} {'hybrid':6} {'direction':9} {'recall@3':>8} {'MRR':>6} {'opp@3':>6}")
+        self.stdout.write(
+            f"{'embedder':32} {'hybrid':6} {'direction':9} {'recall@3':>8} {'MRR':>6} {'opp@3':>6}"
+        )
         for row in report.rows:
             mark = "  <- default" if row.default else ""
             self.stdout.write(
@@ -76,7 +79,8 @@ class Command(MaintenanceCommand):
             row = report.default_row
             raise CommandError(
                 f"The default configuration misses its targets: recall@3 {row.recall_at_3:.3f} "
-                f"(>= {TARGET_RECALL_AT_3}), opposite@3 {row.opposite_at_3:.1%} (<= {TARGET_OPPOSITE_AT_3:.0%})."
+                f"(>= {TARGET_RECALL_AT_3}), opposite@3 {row.opposite_at_3:.1%} "
+                f"(<= {TARGET_OPPOSITE_AT_3:.0%})."
             )
         verdict = {True: "targets met", False: "targets missed", None: "default configuration not run"}[met]
         return f"{len(report.rows)} configurations evaluated; {verdict}"
