@@ -18,9 +18,9 @@ from .conftest import TEST_DIMENSION
 pytestmark = pytest.mark.django_db
 
 
-def run(*args) -> str:
+def run(*args, stderr=None) -> str:
     out = io.StringIO()
-    call_command(*args, stdout=out, stderr=io.StringIO())
+    call_command(*args, stdout=out, stderr=stderr if stderr is not None else io.StringIO())
     return out.getvalue()
 
 
@@ -130,12 +130,46 @@ def test_check_memory_reports_a_collection_of_another_embedder(indexed, settings
 def test_reindex_memory_recreate_rebuilds_for_a_new_embedder(indexed, settings):
     settings.MEMORY_EMBEDDING_DIMENSION = 32
     with pytest.raises(CommandError, match="--recreate"):
-        run("reindex_memory")
+        run("check_memory")
 
     out = run("reindex_memory", "--recreate")
 
     assert "recreated, 10 experiences indexed with hashing-v1 (32 dimensions)" in out
     assert long_term.get_backend().describe().dimension == 32
+    assert "No drift" in run("check_memory")
+
+
+def test_reindex_memory_detects_a_collection_of_another_embedder_and_rebuilds_it(indexed, settings):
+    settings.MEMORY_EMBEDDING_DIMENSION = 32
+    stderr = io.StringIO()
+
+    out = run("reindex_memory", stderr=stderr)
+
+    assert "built by hashing-v1 with 64 dimensions" in stderr.getvalue()
+    assert "Rebuilding it." in stderr.getvalue()
+    assert "recreated, 10 experiences indexed with hashing-v1 (32 dimensions)" in out
+    assert long_term.get_backend().describe().dimension == 32
+    assert "No drift" in run("check_memory")
+
+
+def test_reindex_memory_rebuilds_a_collection_of_the_old_dense_only_layout(indexed, backend):
+    # A collection as the previous version made it: one unnamed vector, no lexical one.
+    backend.drop_collection()
+    backend._client.create_collection(
+        backend.collection,
+        vectors_config=backend._models.VectorParams(
+            size=TEST_DIMENSION, distance=backend._models.Distance.COSINE
+        ),
+        metadata={"embedder": "hashing-v1", "dimension": TEST_DIMENSION},
+    )
+    backend.verified_for = None
+    stderr = io.StringIO()
+
+    out = run("reindex_memory", stderr=stderr)
+
+    assert "dense-only" in stderr.getvalue()
+    assert "recreated, 10 experiences indexed" in out
+    assert long_term.get_backend().describe().metadata["layout"] == "hybrid-v1"
     assert "No drift" in run("check_memory")
 
 

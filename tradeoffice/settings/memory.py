@@ -62,6 +62,18 @@ MEMORY_WEIGHT_DIRECTION_OPPOSITE = _env.float("MEMORY_WEIGHT_DIRECTION_OPPOSITE"
 # How many nearest neighbours (after the filters) are re-ranked by the combined score.
 MEMORY_RECALL_CANDIDATES = _env.int("MEMORY_RECALL_CANDIDATES", default=100)
 
+# --- Feedback (services/feedback.py) ----------------------------------------------------------
+# An ended decision moves each experience it recalled at rank r by +-step / r (two decimals, at least 0.01).
+MEMORY_FEEDBACK_STEP = _env.float("MEMORY_FEEDBACK_STEP", default=0.10)
+# The same for an operator's review of the decision.
+MEMORY_FEEDBACK_REVIEW_STEP = _env.float("MEMORY_FEEDBACK_REVIEW_STEP", default=0.15)
+
+# --- Lifecycle (services/lifecycle.py) ---------------------------------------------------------
+# A new experience whose cosine similarity to one already kept reaches this is flagged as its near duplicate.
+MEMORY_NEAR_DUPLICATE_SIMILARITY = _env.float("MEMORY_NEAR_DUPLICATE_SIMILARITY", default=0.95)
+# A lesson is in a tag's playbook once this many experiences of the tag carry it.
+MEMORY_PLAYBOOK_MIN_EXPERIENCES = _env.int("MEMORY_PLAYBOOK_MIN_EXPERIENCES", default=2)
+
 # --- Outbox (PostgreSQL -> Qdrant) -------------------------------------------------------------
 MEMORY_OUTBOX_BATCH_SIZE = _env.int("MEMORY_OUTBOX_BATCH_SIZE", default=100)
 # Rows already pushed are kept this many days for inspection, then sync_memory deletes them.

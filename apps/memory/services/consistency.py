@@ -148,6 +148,7 @@ class ReindexReport:
     removed: int = 0
     embedder: str = ""
     dimension: int = 0
+    stale_collection: str | None = None  # why an existing collection was rebuilt without --recreate
 
 
 def memory_reindex(
@@ -169,12 +170,24 @@ def memory_reindex(
     if dry_run:
         report.upserted = total
         report.recreated = recreate
+        if not recreate:
+            try:
+                long_term.collection_ensure(create=False)
+            except long_term.EmbedderMismatchError as exc:
+                report.stale_collection = str(exc)
+                report.recreated = True
         return report
+    if not recreate:
+        try:
+            long_term.collection_ensure()
+        except long_term.EmbedderMismatchError as exc:
+            # Built by another embedder or in another layout: its vectors cannot be compared with the
+            # configured embedder's, so the rebuild starts from an empty collection.
+            report.stale_collection = str(exc)
+            recreate = True
     if recreate:
         long_term.collection_recreate()
         report.recreated = True
-    else:
-        long_term.collection_ensure()
 
     pages: Iterable = _ids_in_batches(batch_size)
     if progress is not None:

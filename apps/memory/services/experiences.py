@@ -20,6 +20,7 @@ from apps.common.clock import from_ms, now_ms, to_ms
 from apps.decisions.models import Decision
 
 from ..models import Experience, OutboxOperation, Outcome
+from .lifecycle import near_duplicates_flag_after_commit
 from .outbox import outbox_enqueue
 
 # The fields a caller may set; id, created_at and updated_at are not among them.
@@ -262,6 +263,7 @@ def experience_create(
     except IntegrityError as exc:
         raise ValidationError({"id": f"An experience with id {experience.id!r} already exists."}) from exc
     outbox_enqueue(experience_ids=[experience.id], operation=OutboxOperation.UPSERT)
+    near_duplicates_flag_after_commit([experience.id])  # after the push: its point is there to compare
     return experience
 
 
@@ -291,6 +293,7 @@ def experience_bulk_create(*, experiences: Iterable[Mapping[str, Any]]) -> list[
     errors.check()
     Experience.objects.bulk_create(built)
     outbox_enqueue(experience_ids=ids, operation=OutboxOperation.UPSERT)
+    near_duplicates_flag_after_commit(ids)
     return built
 
 
