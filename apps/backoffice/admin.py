@@ -20,7 +20,14 @@ from apps.reconciliation.models import Discrepancy, DiscrepancyState, Reconcilia
 
 DECISION_CSV_FIELDS = [
     "id", "decision_layer", "decision", "action_taken", "thought_process", "tools_used", "model_used",
-    "tokens_used", "latency_ms", "timestamp", "datetime",
+    "tokens_used", "input_tokens", "output_tokens", "inference_cost", "inference_cost_note", "latency_ms",
+    "timestamp", "datetime",
+]  # fmt: skip
+
+
+COST_FIELDS = [
+    "model_used", "tokens_used", "input_tokens", "output_tokens", "inference_cost", "inference_cost_note",
+    "latency_ms",
 ]  # fmt: skip
 
 
@@ -32,6 +39,7 @@ class DecisionAdmin(ReadOnlyAdmin, LargeTableAdmin):
         "decision_preview",
         "model_used",
         "tokens_used",
+        "inference_cost",
         "latency_ms",
         "datetime",
     ]
@@ -47,7 +55,7 @@ class DecisionAdmin(ReadOnlyAdmin, LargeTableAdmin):
         ("What it saw", {"fields": ["input_context_pretty"]}),
         ("What it thought", {"fields": ["thought_process", "tools_used"]}),
         ("What it chose", {"fields": ["decision", "action_taken"]}),
-        ("What it cost", {"fields": ["model_used", "tokens_used", "latency_ms"]}),
+        ("What it cost", {"fields": COST_FIELDS}),
         ("What followed", {"fields": ["order_links", "experience_links"]}),
     ]
     readonly_fields = ["input_context_pretty", "order_links", "experience_links"]

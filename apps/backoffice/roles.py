@@ -1,6 +1,7 @@
 """The operator and auditor roles as Django groups.
 
-- operators: view everything, annotate experiences, manage strategies, adopt or dismiss discrepancies.
+- operators: view everything, annotate experiences, manage strategies, adopt or dismiss discrepancies,
+  record cash flows, add model prices.
 - auditors: view everything, change nothing.
 Nobody sees exchange secrets: the admin never shows them, whatever the role.
 """
@@ -22,6 +23,8 @@ OPERATOR_EXTRA = (
     ("memory", "change_experience"),
     ("strategies", "add_strategy"),
     ("strategies", "change_strategy"),
+    ("portfolio", "add_cashflow"),  # deposits, withdrawals and transfers no exchange reports
+    ("decisions", "add_modelprice"),  # a model's next price
 )
 
 

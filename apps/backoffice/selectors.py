@@ -15,7 +15,7 @@ from apps.execution.models import CurrentPosition, Side, Trade
 from apps.portfolio.models import PortfolioSnapshot
 from apps.portfolio.selectors import equity_curve as portfolio_equity_curve
 from apps.reconciliation.models import Discrepancy, DiscrepancyState, ReconciliationRun
-from apps.strategies.services.metrics import return_metrics
+from apps.strategies.services.metrics import growth_index, return_metrics, time_weighted_returns
 from apps.system_events.models import Severity, SystemEvent
 
 
@@ -23,8 +23,10 @@ from apps.system_events.models import Severity, SystemEvent
 class EquityPoint:
     day: date
     total_value: Decimal
-    daily_pnl: Decimal
-    drawdown: Decimal  # percent below the running peak, <= 0
+    daily_pnl: Decimal  # net of the day's cash flows
+    drawdown: Decimal  # percent below the running peak of the growth index, <= 0
+    flow: Decimal = Decimal(0)  # deposits less withdrawals recorded that day
+    level: Decimal = Decimal(1)  # the growth index: 1 compounded by the time-weighted returns
 
 
 def equity_curve(*, days: int = 365) -> list[EquityPoint]:
@@ -42,17 +44,25 @@ def equity_curve(*, days: int = 365) -> list[EquityPoint]:
         .annotate(pnl=Sum("daily_pnl"))
         .values_list("snapshot_date", "pnl")
     )
+    # The drawdown is the growth index's (returns net of deposits and withdrawals), so taking money out is
+    # never shown as a loss; an index that cannot be computed (a non-positive value) falls back to none.
+    try:
+        index = growth_index(time_weighted_returns([p.value for p in curve], [p.flow for p in curve]))
+    except ValueError:
+        index = [Decimal(1)] * len(curve)
     points = []
     peak = None
-    for day, total in curve:
-        peak = total if peak is None or total > peak else peak
-        drawdown = (total - peak) / peak * 100 if peak else Decimal("0")
+    for point, level in zip(curve, index, strict=False):
+        peak = level if peak is None or level > peak else peak
+        drawdown = (level - peak) / peak * 100 if peak else Decimal("0")
         points.append(
             EquityPoint(
-                day=day,
-                total_value=total,
-                daily_pnl=pnl_by_day.get(day) or Decimal("0"),
+                day=point.day,
+                total_value=point.value,
+                daily_pnl=pnl_by_day.get(point.day) or Decimal("0"),
                 drawdown=drawdown.quantize(Decimal("0.01")),
+                flow=point.flow,
+                level=level,
             )
         )
     return points
@@ -76,9 +86,9 @@ class PerformanceSummary:
 def performance_summary(curve: list[EquityPoint]) -> PerformanceSummary | None:
     """Return and risk figures of the dashboard's curve, computed by the performance metrics' own code
     (apps.strategies.services.metrics, checked against empyrical), so the two never disagree."""
-    if len(curve) < 2 or any(p.total_value <= 0 for p in curve[:-1]):
+    if len(curve) < 2 or any(p.level <= 0 for p in curve[:-1]):
         return None
-    figures = return_metrics([p.total_value for p in curve])
+    figures = return_metrics([p.level for p in curve])
 
     def percent(value: Decimal | None) -> Decimal | None:
         return None if value is None else (value * 100).quantize(Decimal("0.01"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -34,7 +35,8 @@ def snapshot_first(*, exchange: Exchange) -> PortfolioSnapshot | None:
 
 # A trade moves cash in its symbol's quote currency ("BTC/USDT" and "BTC/USDT:USDT" settle in USDT):
 # a buy pays cost, a sell receives it, and a fee charged in the quote currency is paid on top. A fee
-# charged in another currency (e.g. an exchange token) does not touch the quote cash.
+# charged in another currency (e.g. an exchange token) does not touch the quote cash. Only markets quoted in
+# the reporting currency move the snapshot's cash, which is kept in it.
 CASH_FLOW_SQL = """
 SELECT COALESCE(SUM(
     CASE WHEN side = 'sell' THEN cost ELSE -cost END
@@ -43,14 +45,23 @@ SELECT COALESCE(SUM(
 ), 0)
 FROM trades
 WHERE exchange_id = %s AND datetime > %s AND datetime <= %s
+  AND upper(split_part(split_part(symbol, '/', 2), ':', 1)) = upper(%s)
 """
 
 
 def cash_flow_between(*, exchange: Exchange, after: datetime, until: datetime) -> Decimal:
-    """Net quote-currency cash moved by the exchange's trades with after < datetime <= until."""
+    """Net reporting-currency cash moved by the exchange's trades with after < datetime <= until."""
+    from django.conf import settings
+
     with connection.cursor() as cursor:
-        cursor.execute(CASH_FLOW_SQL, [exchange.pk, after, until])
+        cursor.execute(CASH_FLOW_SQL, [exchange.pk, after, until, settings.REPORTING_CURRENCY])
         return Decimal(cursor.fetchone()[0])
+
+
+class CurvePoint(NamedTuple):
+    day: date
+    value: Decimal  # total value over the exchanges, in the reporting currency
+    flow: Decimal  # the net cash flow the day's snapshots recorded (in minus out)
 
 
 def equity_curve(
@@ -58,21 +69,25 @@ def equity_curve(
     start_date: date,
     end_date: date,
     exchange_ids: Iterable[int] | None = None,
-) -> list[tuple[date, Decimal]]:
-    """Daily total value summed over exchanges, for each date in the range that has a snapshot.
+) -> list[CurvePoint]:
+    """Daily total value summed over exchanges, with the day's net cash flow, for each date in the range
+    that has a snapshot.
 
     An exchange without a snapshot on such a date contributes its latest earlier value (carried
-    forward, also from before the range), so a missed snapshot on one exchange is not a crash.
+    forward, also from before the range), so a missed snapshot on one exchange is not a crash; its flows
+    count on the day of its next snapshot, which records them.
     """
     snapshots = PortfolioSnapshot.objects.filter(snapshot_date__lte=end_date)
     if exchange_ids is not None:
         snapshots = snapshots.filter(exchange_id__in=list(exchange_ids))
     latest: dict[int | None, Decimal] = {}
     curve: dict[date, Decimal] = {}
-    for exchange_id, snapshot_date, total_value in snapshots.order_by("snapshot_date").values_list(
-        "exchange_id", "snapshot_date", "total_value"
+    flows: dict[date, Decimal] = {}
+    for exchange_id, snapshot_date, total_value, net_flow in snapshots.order_by("snapshot_date").values_list(
+        "exchange_id", "snapshot_date", "total_value", "net_flow"
     ):
         latest[exchange_id] = total_value
         if snapshot_date >= start_date:
             curve[snapshot_date] = sum(latest.values(), Decimal(0))
-    return sorted(curve.items())
+            flows[snapshot_date] = flows.get(snapshot_date, Decimal(0)) + (net_flow or 0)
+    return [CurvePoint(day, value, flows[day]) for day, value in sorted(curve.items())]

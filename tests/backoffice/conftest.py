@@ -53,6 +53,9 @@ class World:
 
 @pytest.fixture
 def world(db) -> World:
+    from apps.decisions.costs import model_price_add
+    from apps.portfolio.services.flows import cash_flow_record
+
     exchange = ExchangeFactory(name="binance")
     decision = DecisionFactory(thought_process="Funding is negative and the 1h RSI is 27: oversold.")
     order = OrderFactory(exchange=exchange, decision_id=decision.pk, status="filled", filled=Decimal("0.01"))
@@ -73,6 +76,11 @@ def world(db) -> World:
         processed_at=timezone.now(),
     )
     discrepancy = DiscrepancyFactory(exchange=exchange)
+    model_price_add(model="gpt-4o", input_per_million=Decimal("2.5"), output_per_million=Decimal("10"),
+                    effective_from=timezone.now() - timedelta(days=400))  # fmt: skip
+    cash_flow_record(
+        exchange=exchange, kind="deposit", currency="USDT", amount=Decimal("1000"), source="admin"
+    )
     return World(
         reconciliation_run=discrepancy.run,
         discrepancy=discrepancy,

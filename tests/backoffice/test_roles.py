@@ -47,6 +47,8 @@ def test_operators_also_annotate_experiences_manage_strategies_and_act_on_discre
         "strategies.add_strategy",
         "strategies.change_strategy",
         "reconciliation.change_discrepancy",
+        "portfolio.add_cashflow",
+        "decisions.add_modelprice",
     }
     assert codenames("auditors") <= codenames("operators")
 

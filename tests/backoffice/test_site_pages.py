@@ -25,6 +25,8 @@ READ_ONLY = {
     "memory.memoryoutbox",
     "reconciliation.reconciliationrun",
 }
+# Records that are added and never edited: a flow is corrected by its opposite, a price by the next one.
+ADD_ONLY = {"portfolio.cashflow", "decisions.modelprice"}
 NEVER_ADDED = READ_ONLY | {"memory.experience", "agents.agent", "reconciliation.discrepancy"}
 
 # What the roles may see and do (the groups come from the backoffice migration).
@@ -33,7 +35,7 @@ ROLE_APPS = {
     "reconciliation",
 }  # fmt: skip
 OPERATOR_CHANGES = {"memory.experience", "strategies.strategy", "reconciliation.discrepancy"}
-OPERATOR_ADDS = {"strategies.strategy"}
+OPERATOR_ADDS = {"strategies.strategy"} | ADD_ONLY
 
 MODELS = {f"{model._meta.app_label}.{model._meta.model_name}": model for model in admin.site._registry}
 ROLES = ["superuser", "operator", "auditor"]
@@ -42,7 +44,7 @@ ROLES = ["superuser", "operator", "auditor"]
 def expected(role: str, label: str) -> dict[str, bool]:
     app = label.split(".")[0]
     if role == "superuser":
-        return {"view": True, "add": label not in NEVER_ADDED, "change": label not in READ_ONLY}
+        return {"view": True, "add": label not in NEVER_ADDED, "change": label not in READ_ONLY | ADD_ONLY}
     view = app in ROLE_APPS
     if role == "auditor":
         return {"view": view, "add": False, "change": False}

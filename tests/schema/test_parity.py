@@ -261,6 +261,8 @@ ADDED_TABLES = {
     "memory_recall_hits": "each experience such a recall returned, with its rank, score and explanation",
     "experience_importance_changes": "each move of an experience's importance by feedback: old, new, why, when",
     "experience_links": "an experience that nearly duplicates, or supersedes, another (nothing merged)",
+    "cash_flows": "deposits, withdrawals and transfers between accounts, each recorded once",
+    "model_prices": "each model's token prices from a moment on, never overwritten",
 }
 
 
@@ -375,6 +377,33 @@ REALIZED_COLUMNS = {
 }
 
 
+# Flows, one reporting currency and the rates used, kept with each snapshot (apps/portfolio/services/).
+SNAPSHOT_COLUMNS = {
+    "net_flow": Column(type="numeric(20,8)", nullable=False, default="0", identity=None),
+    "rates": Column(type="jsonb", nullable=True, default=None, identity=None),
+    "reporting_currency": Column(type="varchar(20)", nullable=True, default=None, identity=None),
+}
+# What a decision's tokens cost (apps/decisions/costs.py).
+DECISION_COLUMNS = {
+    "inference_cost": Column(type="numeric(20,8)", nullable=True, default=None, identity=None),
+    "inference_cost_note": Column(type="text", nullable=True, default=None, identity=None),
+    "input_tokens": Column(type="integer", nullable=True, default=None, identity=None),
+    "output_tokens": Column(type="integer", nullable=True, default=None, identity=None),
+}
+
+
+def _snapshot_flows(schema: Schema) -> None:
+    for name, column in SNAPSHOT_COLUMNS.items():
+        schema.columns[f"portfolio_snapshots.{name}"] = column
+    schema.column_order["portfolio_snapshots"] += tuple(SNAPSHOT_COLUMNS)
+
+
+def _decision_costs(schema: Schema) -> None:
+    for name, column in DECISION_COLUMNS.items():
+        schema.columns[f"decisions.{name}"] = column
+    schema.column_order["decisions"] += tuple(DECISION_COLUMNS)
+
+
 def _realized_pnl(schema: Schema) -> None:
     """Appended after the foreign key column (applied after _foreign_key_columns_last)."""
     for name, column in REALIZED_COLUMNS.items():
@@ -473,6 +502,20 @@ DEVIATIONS = [
         "and realized_note, all nullable: the seed keeps no result for a closed position (its unrealized "
         "PnL is of the last price only). current_positions is re-created so that its * carries them.",
         _realized_pnl,
+    ),
+    Deviation(
+        "Cash flows and rates kept on snapshots",
+        "portfolio_snapshots.net_flow (NUMERIC(20,8) NOT NULL DEFAULT 0), reporting_currency (varchar(20)) "
+        "and rates (JSONB), after exchange_id: returns are measured net of deposits and withdrawals, every "
+        "value is in one reporting currency, and the conversion rates used are kept beside it.",
+        _snapshot_flows,
+    ),
+    Deviation(
+        "Inference cost kept on decisions",
+        "decisions.input_tokens, output_tokens (integer), inference_cost (NUMERIC(20,8)) and "
+        "inference_cost_note (text), nullable, last: the seed's one tokens_used cannot be priced by a "
+        "model's separate input and output prices.",
+        _decision_costs,
     ),
 ]
 

@@ -15,3 +15,6 @@ BACKUP_DIR = _env("BACKUP_DIR", default="")
 PG_BIN_DIR = _env("PG_BIN_DIR", default="")
 # Annual risk-free rate for Sharpe and Sortino, as a fraction (0.04 = 4%).
 PERFORMANCE_RISK_FREE_RATE = _env("PERFORMANCE_RISK_FREE_RATE", default="0")
+# Tokens a decision does not tell apart into input and output: this share is priced at the model's input
+# price, the rest at its output price (apps/decisions/costs.py). 0, the default, is the upper bound.
+INFERENCE_UNSPLIT_INPUT_SHARE = _env("INFERENCE_UNSPLIT_INPUT_SHARE", default="0")

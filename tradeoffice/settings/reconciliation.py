@@ -25,6 +25,10 @@ EXCHANGE_API_URLS = _env.json("EXCHANGE_API_URLS", default={})
 # The currency snapshots taken from an exchange's balances are valued in (each asset at the exchange's own
 # ticker against it; an asset without one is an error, never valued 1:1).
 REPORTING_CURRENCY = _env("REPORTING_CURRENCY", default="USDT")
+# How old a recorded fill may be to serve as a conversion rate into REPORTING_CURRENCY (rates.py).
+REPORTING_RATE_MAX_AGE_HOURS = _env.int("REPORTING_RATE_MAX_AGE_HOURS", default=24)
+# The tearsheet's buy-and-hold benchmark: its rate is kept with every snapshot that can price it.
+PERFORMANCE_BENCHMARK = _env("PERFORMANCE_BENCHMARK", default="BTC")
 
 # --- Reconciliation ------------------------------------------------------------------------------
 # What a run adopts by itself: "missing_trade" (a fill on the exchange the record lacks) and

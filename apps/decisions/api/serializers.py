@@ -20,6 +20,13 @@ class DecisionCreateSerializer(serializers.Serializer):
     )
     model_used = serializers.CharField(max_length=50, required=False, allow_null=True, allow_blank=True)
     tokens_used = serializers.IntegerField(min_value=0, max_value=INT_MAX, required=False, allow_null=True)
+    input_tokens = serializers.IntegerField(
+        min_value=0, max_value=INT_MAX, required=False, allow_null=True,
+        help_text="Prompt tokens; with output_tokens the cost is priced apart (tokens_used is their sum).",
+    )  # fmt: skip
+    output_tokens = serializers.IntegerField(
+        min_value=0, max_value=INT_MAX, required=False, allow_null=True, help_text="Completion tokens."
+    )
     latency_ms = serializers.IntegerField(min_value=0, max_value=INT_MAX, required=False, allow_null=True)
     timestamp = TimestampField(required=False, allow_null=True, help_text="Epoch ms; defaults to now.")
 
@@ -37,6 +44,10 @@ class DecisionSerializer(serializers.ModelSerializer):
             "action_taken",
             "model_used",
             "tokens_used",
+            "input_tokens",
+            "output_tokens",
+            "inference_cost",
+            "inference_cost_note",
             "latency_ms",
             "timestamp",
             "datetime",

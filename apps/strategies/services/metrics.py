@@ -2,7 +2,9 @@
 
 The conventions (docs/metrics.md has the formulas):
 
-- daily simple returns r_t = E_t / E_{t-1} - 1 between consecutive equity points;
+- daily simple returns r_t = E_t / E_{t-1} - 1 between consecutive equity points; with cash flows, the
+  time-weighted r_t = (E_t - F_t) / E_{t-1} - 1 (time_weighted_returns), and the figures below are those of
+  the growth index those returns compound to (growth_index);
 - 365 periods a year (crypto trades every day);
 - volatility = sample standard deviation (n - 1) of the daily returns x sqrt(365);
 - Sharpe = mean(r - rf_d) / sample std(r - rf_d) x sqrt(365), rf_d the daily risk-free rate;
@@ -88,6 +90,31 @@ def daily_returns(equity: Sequence[Decimal]) -> tuple[Decimal, ...]:
                 raise ValueError(f"Equity must be positive to compute a return; found {previous}.")
             returns.append(Decimal(current) / Decimal(previous) - ONE)
         return tuple(returns)
+
+
+def time_weighted_returns(values: Sequence[Decimal], flows: Sequence[Decimal]) -> tuple[Decimal, ...]:
+    """Daily returns net of cash flows: r_t = (E_t - F_t) / E_{t-1} - 1, F_t the net flow (in minus out)
+    recorded with point t, taken to arrive at the end of the day, so that a flow is never a return. A day that
+    starts from nothing (E_{t-1} = 0, the first deposit) takes the flow as its start: (E_t - F_t) / F_t.
+    Without flows these are the simple returns of daily_returns()."""
+    with localcontext(_context()):
+        returns = []
+        for index in range(1, len(values)):
+            before, value, flow = Decimal(values[index - 1]), Decimal(values[index]), Decimal(flows[index])
+            base = before if before != 0 else flow
+            if base <= 0:
+                raise ValueError(f"Equity must be positive to compute a return; found {before}.")
+            returns.append((value - flow - before) / base)
+        return tuple(returns)
+
+
+def growth_index(returns: Sequence[Decimal]) -> list[Decimal]:
+    """1 compounded by each return: the equity of one unit invested at the start and never topped up."""
+    with localcontext(_context()):
+        index = [ONE]
+        for r in returns:
+            index.append(index[-1] * (ONE + r))
+        return index
 
 
 def _mean(values: Sequence[Decimal]) -> Decimal:

@@ -102,7 +102,10 @@ def performance_metrics_compute(
     curve = equity_curve(start_date=start_date, end_date=end_date, exchange_ids=exchange_ids)
     notes: list[str] = []
     try:
-        returns = metrics.return_metrics([value for _, value in curve], risk_free_rate=risk_free_rate)
+        flow_returns = metrics.time_weighted_returns([p.value for p in curve], [p.flow for p in curve])
+        returns = metrics.return_metrics(
+            metrics.growth_index(flow_returns) if curve else [], risk_free_rate=risk_free_rate
+        )
     except ValueError as exc:  # a non-positive equity point
         notes.append(f"return figures not computed: {exc}")
         returns = metrics.return_metrics([])
@@ -140,28 +143,28 @@ def performance_metrics_compute(
         "max_consecutive_wins": trades.max_consecutive_wins,
         "max_consecutive_losses": trades.max_consecutive_losses,
     }
-    raw = {
-        "annualized_return": returns.annualized_return,
-        "sharpe_ratio": returns.sharpe_ratio,
-        "sortino_ratio": returns.sortino_ratio,
-        "calmar_ratio": returns.calmar_ratio,
-        "profit_factor": trades.profit_factor,
-    }
-    for field, value in raw.items():
-        if value is not None and columns[field] is None:
-            notes.append(f"{field} is too large for its column and is stored as NULL")
-    if len(curve) < 2:
-        notes.append(f"{len(curve)} equity point(s) in the range: return and risk figures need two or more")
-    elif len(curve) < 3:
-        notes.append("a single daily return: volatility, Sharpe and Sortino need two or more")
+    null_reasons = _null_reasons(
+        columns=columns,
+        returns=returns,
+        trades=trades,
+        points=len(curve),
+        failed=notes[0] if notes else None,
+        risk_free_daily=metrics.daily_risk_free(risk_free_rate),
+    )
+    notes = [f"{field} is NULL: {reason}" for field, reason in null_reasons.items()]
+    flows = [{"date": p.day.isoformat(), "net_flow": str(p.flow)} for p in curve if p.flow]
 
     columns["daily_returns"] = {
         "returns": [
             {"date": day.isoformat(), "return": str(r.quantize(Decimal("1e-12")))}
-            for (day, _), r in zip(curve[1:], returns.daily_returns, strict=True)
+            for (day, _, _), r in zip(curve[1:], returns.daily_returns, strict=True)
         ],
         "conventions": {
-            "return": "simple daily return of the summed total_value of portfolio snapshots",
+            "return": "time-weighted daily return of the summed total_value of portfolio snapshots: "
+            "(E_t - F_t) / E_t-1 - 1, F_t the day's net cash flow, taken at the end of the day",
+            "reporting_currency": settings.REPORTING_CURRENCY,
+            "flows": flows,
+            "day": "UTC calendar day of snapshot_date; a day without a snapshot is skipped, not filled",
             "periods_per_year": metrics.PERIODS_PER_YEAR,
             "risk_free_rate_annual": str(risk_free_rate),
             "volatility": "sample standard deviation (n-1) x sqrt(365), percent",
@@ -173,6 +176,7 @@ def performance_metrics_compute(
             "exchanges": "all" if exchange_ids is None else exchange_ids,
             "symbols": "all" if symbols is None else symbols,
             "notes": notes,
+            "null_reasons": null_reasons,
         },
     }
 
@@ -181,6 +185,69 @@ def performance_metrics_compute(
     )
     _strategy_refresh(strategy=strategy)
     return PerformanceOutcome(row=row, created=created, equity_points=len(curve), notes=tuple(notes))
+
+
+RETURN_FIGURES = ("total_return", "annualized_return", "volatility", "max_drawdown", "sharpe_ratio",
+                  "sortino_ratio", "calmar_ratio")  # fmt: skip
+
+
+def _null_reasons(
+    *, columns: dict, returns, trades, points: int, failed: str | None, risk_free_daily: Decimal
+) -> dict[str, str]:
+    """Why each NULL column is NULL, a sentence per column (docs/metrics.md, "Degenerate cases are NULL")."""
+    reasons: dict[str, str] = {}
+    n = len(returns.daily_returns)
+    raw = {"total_return": returns.total_return, "annualized_return": returns.annualized_return,
+           "volatility": returns.volatility, "max_drawdown": returns.max_drawdown,
+           "sharpe_ratio": returns.sharpe_ratio, "sortino_ratio": returns.sortino_ratio,
+           "calmar_ratio": returns.calmar_ratio, "win_rate": trades.win_rate, "avg_win": trades.avg_win,
+           "avg_loss": trades.avg_loss, "profit_factor": trades.profit_factor}  # fmt: skip
+    for field in RETURN_FIGURES:
+        if columns[field] is not None:
+            continue
+        if failed:
+            reasons[field] = failed
+        elif points < 2:
+            reasons[field] = (
+                f"{points} equity point(s) in the range; return and risk figures need two or more"
+            )
+        elif raw[field] is not None:
+            reasons[field] = f"{raw[field]:.6g} is too large for its column"
+        elif field in ("volatility", "sharpe_ratio", "sortino_ratio") and n < 2:
+            reasons[field] = "a single daily return; a sample deviation needs two or more"
+        elif field == "sharpe_ratio":
+            reasons[field] = "the daily excess return is the same every day: zero deviation to divide by"
+        elif field == "sortino_ratio":
+            reasons[field] = (
+                f"no day returned less than the target (the daily risk-free rate, {risk_free_daily:.6g}): "
+                "no downside deviation to divide by"
+            )
+        elif field == "calmar_ratio":
+            reasons[field] = (
+                "no drawdown in the range: nothing to divide the annualized return by"
+                if returns.max_drawdown == 0
+                else "the annualized return is NULL"
+            )
+        elif field == "annualized_return":
+            reasons[field] = "the growth index fell below zero: no compound annual rate exists"
+    decided = trades.winning_trades + trades.losing_trades
+    trade_reasons = {
+        "win_rate": "no trade with a PnL in the range" if trades.total_trades == 0
+        else f"no decided trade: the {trades.total_trades} trade(s) are all scratches (PnL 0)",
+        "avg_win": "no winning trade in the range",
+        "avg_loss": "no losing trade in the range",
+        "profit_factor": "no losing trade in the range: the gross loss it divides by is 0",
+    }  # fmt: skip
+    for field, reason in trade_reasons.items():
+        if columns[field] is not None:
+            continue
+        if raw[field] is not None:
+            reasons[field] = f"{raw[field]:.6g} is too large for its column"
+        elif field == "win_rate" and decided:
+            reasons[field] = "not computed"
+        else:
+            reasons[field] = reason
+    return reasons
 
 
 def _strategy_refresh(*, strategy: Strategy) -> None:

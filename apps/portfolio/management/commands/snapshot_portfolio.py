@@ -8,7 +8,7 @@ from django.utils import timezone
 from apps.common.arguments import command_error, iso_date, name_amount
 from apps.common.commands import MaintenanceCommand
 from apps.exchanges.selectors import exchanges_named
-from apps.portfolio.services import portfolio_snapshot_take_all
+from apps.portfolio.services.snapshots import portfolio_snapshot_take_all
 
 
 class Command(MaintenanceCommand):

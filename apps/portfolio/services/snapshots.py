@@ -3,8 +3,9 @@ the exchange itself (its balances, valued with its tickers)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from django.conf import settings
@@ -18,8 +19,10 @@ from apps.exchanges.models import Exchange
 from apps.system_events.models import Severity
 from apps.system_events.services import system_event_record
 
-from . import selectors
-from .models import PortfolioSnapshot
+from .. import selectors
+from ..models import PortfolioSnapshot
+from .flows import cash_effect, flows_between, net_flow
+from .rates import MissingRate, RateBook, quote_of
 
 MONEY_PLACES = Decimal("0.00000001")
 PERCENT_PLACES = Decimal("0.0001")
@@ -37,18 +40,27 @@ class ExchangeHoldings:
     """An account as the exchange reports it, in the reporting currency."""
 
     cash: Decimal  # the reporting currency held
-    rows: list[dict]  # one per other asset held, valued at the exchange's last price
-    prices: dict[str, str]  # the tickers used: symbol -> last price
+    rows: list[dict]  # one per other asset held, valued in the reporting currency
+    prices: dict[str, str]  # the tickers read: symbol -> last price
+    book: RateBook  # the rates used (the exchange's tickers first)
 
 
 def _number(value) -> Decimal:
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
 
 
-def exchange_holdings(*, exchange: Exchange, client=None) -> ExchangeHoldings:
-    """The account's balances through ccxt, each asset other than settings.REPORTING_CURRENCY valued with the
-    exchange's own ticker against it. An asset without such a ticker is an error naming it: never 1:1."""
+def exchange_holdings(
+    *,
+    exchange: Exchange,
+    client=None,
+    rates: dict[str, Decimal] | None = None,
+    moment: datetime | None = None,
+) -> ExchangeHoldings:
+    """The account's balances through ccxt, each asset other than settings.REPORTING_CURRENCY valued in it by
+    the rates of apps/portfolio/services/rates.py, the exchange's own tickers first. An asset no rate prices
+    is an error naming it: never 1:1."""
     quote = settings.REPORTING_CURRENCY
+    moment = moment or timezone.now()
     try:
         client = client or exchange_client(exchange=exchange)
         markets = exchange_call(client, "load_markets")
@@ -58,50 +70,61 @@ def exchange_holdings(*, exchange: Exchange, client=None) -> ExchangeHoldings:
             for asset, total in (balance.get("total") or {}).items()
             if total and _money(_number(total)) != 0
         }
-        symbols = sorted(f"{asset}/{quote}" for asset in held if asset != quote)
-        unpriced = [symbol for symbol in symbols if symbol not in markets]
-        tickers = (
-            exchange_call(client, "fetch_tickers", [s for s in symbols if s in markets]) if symbols else {}
+        wanted = {a for a in held if a != quote} | {settings.PERFORMANCE_BENCHMARK}
+        symbols = sorted(
+            s for a in wanted for s in (f"{a}/{quote}", f"{quote}/{a}") if s in markets and a != quote
         )
+        tickers = exchange_call(client, "fetch_tickers", symbols) if symbols else {}
     except ExchangeCallError as error:
         raise ValidationError({"exchange": f"{exchange.name}: {error}"}) from None
-    unpriced += [s for s in symbols if s not in unpriced and (tickers.get(s) or {}).get("last") is None]
-    if unpriced:
-        raise ValidationError(
-            {"exchange": f"{exchange.name} holds {', '.join(s.split('/')[0] for s in unpriced)} but has no "
-             f"{quote} price for {', '.join(unpriced)}: the snapshot cannot value it in {quote}."}
-        )  # fmt: skip
-    rows, prices = [], {}
-    for symbol in symbols:
-        amount, last = held[symbol.split("/")[0]], _number(tickers[symbol]["last"])
-        prices[symbol] = str(last)
+    prices = {s: _number(t["last"]) for s, t in tickers.items() if s in symbols and (t or {}).get("last")}
+    book = RateBook(moment=moment, given=rates or {}, tickers=prices, tickers_from=exchange.name)
+    rows, unpriced = [], []
+    for asset in sorted(a for a in held if a != quote):
+        rate = book.try_rate(asset)
+        if rate is None:
+            unpriced.append(asset)
+            continue
+        amount = held[asset]
         rows.append(
             {
-                "symbol": symbol,
+                "symbol": f"{asset}/{quote}",
                 "side": "buy" if amount > 0 else "sell",
                 "amount": str(abs(amount)),
                 "entry_price": None,
-                "current_price": str(last),
-                "value": str(_money(amount * last)),
+                "current_price": str(rate.rate),
+                "value": str(_money(amount * rate.rate)),
                 "unrealized_pnl": None,
                 "unrealized_pnl_percentage": None,
                 "source": "exchange",
             }
         )
-    return ExchangeHoldings(cash=held.get(quote, Decimal(0)), rows=rows, prices=prices)
+    if unpriced:
+        raise ValidationError(
+            {"exchange": f"{exchange.name} holds {', '.join(unpriced)} but has no {quote} price for "
+             f"{', '.join(f'{a}/{quote}' for a in unpriced)}: the snapshot cannot value it in {quote}; "
+             f"give one with --rate {unpriced[0]}=PRICE."}
+        )  # fmt: skip
+    book.try_rate(settings.PERFORMANCE_BENCHMARK)  # recorded for the tearsheet's benchmark when priced
+    return ExchangeHoldings(
+        cash=held.get(quote, Decimal(0)), rows=rows, prices={s: str(p) for s, p in prices.items()}, book=book
+    )
 
 
 def _money(value: Decimal) -> Decimal:
     return Decimal(value).quantize(MONEY_PLACES)
 
 
-def _position_row(position) -> dict[str, str | None]:
+def _position_row(position, *, book: RateBook, exchange: Exchange) -> dict[str, str | None]:
+    """The position as the snapshot keeps it; `value` in the reporting currency (and, for a market quoted in
+    another currency, `quote_value` in its own)."""
     value = position.value if position.value is not None else position.amount * position.current_price
+    quote = quote_of(position.symbol)
 
     def text(v):
         return None if v is None else str(v)
 
-    return {
+    row = {
         "symbol": position.symbol,
         "side": position.side,
         "amount": text(position.amount),
@@ -111,6 +134,52 @@ def _position_row(position) -> dict[str, str | None]:
         "unrealized_pnl": text(position.unrealized_pnl),
         "unrealized_pnl_percentage": text(position.unrealized_pnl_percentage),
     }
+    if quote != book.reporting.upper():
+        try:
+            rate = book.rate(quote)
+        except MissingRate as missing:
+            raise ValidationError(
+                {"exchange": f"{exchange.name}: its {position.symbol} position: {missing}"}
+            ) from None
+        row["quote_value"] = row["value"]
+        row["value"] = text(_money(value * rate.rate))
+    return row
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _chain(exchange: Exchange, snapshot_date: date, total_value: Decimal, flow: Decimal):
+    """daily_pnl, total_pnl and total_return (percent) of the snapshot worth `total_value` after `flow` came
+    in since the previous one: every figure net of cash flows, the return time-weighted from the exchange's
+    first snapshot by chaining each day's (E_t - F_t) / E_t-1 (docs/metrics.md, "Cash flows")."""
+    series = [
+        *PortfolioSnapshot.objects.filter(exchange=exchange, snapshot_date__lt=snapshot_date)
+        .order_by("snapshot_date")
+        .values_list("total_value", "net_flow"),
+        (total_value, flow),
+    ]
+    if len(series) == 1:
+        return None, Decimal(0), Decimal(0)
+    growth, total_pnl, daily_pnl = Decimal(1), Decimal(0), Decimal(0)
+    for (before, _), (value, inflow) in itertools.pairwise(series):
+        daily_pnl = value - before - inflow
+        total_pnl += daily_pnl
+        base = before if before > 0 else before + inflow  # money that arrived into an empty account
+        growth = growth * (Decimal(1) + daily_pnl / base) if base > 0 and growth is not None else None
+    total_return = None if growth is None else ((growth - 1) * 100).quantize(PERCENT_PLACES)
+    return daily_pnl, total_pnl, total_return
+
+
+def _check_currency(previous: PortfolioSnapshot | None, exchange: Exchange) -> None:
+    reporting = settings.REPORTING_CURRENCY
+    if previous is not None and previous.reporting_currency not in (None, reporting):
+        raise ValidationError(
+            {"exchange": f"{exchange.name}'s snapshot of {previous.snapshot_date} is in "
+             f"{previous.reporting_currency}, and REPORTING_CURRENCY is {reporting}: one account's snapshots "
+             "share one currency (set REPORTING_CURRENCY back, or start the account's series again)."}
+        )  # fmt: skip
 
 
 @transaction.atomic
@@ -122,16 +191,18 @@ def portfolio_snapshot_take(
     moment: datetime | None = None,
     from_exchange: bool = False,
     client=None,
+    rates: dict[str, Decimal] | None = None,
 ) -> SnapshotOutcome:
-    """Write (or replace) the exchange's snapshot for `snapshot_date`.
+    """Write (or replace) the exchange's snapshot for `snapshot_date`, every value in REPORTING_CURRENCY.
 
-    total_value = cash + the open positions' value. Without `cash`, the previous snapshot's cash
-    is carried forward and moved by the trades since it (see selectors.cash_flow_between); the
-    first snapshot of an exchange needs `cash`. With `from_exchange`, cash and holdings are the
-    exchange's own balances, valued with its tickers (exchange_holdings), and a system event records
-    that source and the prices used. total_pnl and total_return are measured from the exchange's
-    first snapshot, daily_pnl from the previous one. Re-running a date replaces that day's row: one
-    snapshot per (exchange, date).
+    total_value = cash + the open positions' value. Without `cash`, the previous snapshot's cash is carried
+    forward, moved by the trades of markets quoted in the reporting currency since it (see
+    selectors.cash_flow_between) and by the deposits and withdrawals of that currency; the first snapshot of
+    an exchange needs `cash`. With `from_exchange`, cash and holdings are the exchange's own balances (a
+    system event records that source and the prices used). A position quoted in another currency, and every
+    cash flow, is converted at a rate of apps/portfolio/services/rates.py (`rates` given first); the rates
+    used are kept in `rates`. `net_flow` is the flows since the previous snapshot; daily_pnl, total_pnl and
+    total_return are net of them (time-weighted, docs/metrics.md). Re-running a date replaces that day's row.
     """
     moment = moment or timezone.now()
     if snapshot_date > moment.date():
@@ -142,7 +213,21 @@ def portfolio_snapshot_take(
         raise ValidationError({"cash": "Give cash, or take it from the exchange's balances; not both."})
 
     previous = selectors.snapshot_previous(exchange=exchange, before=snapshot_date)
-    holdings = exchange_holdings(exchange=exchange, client=client) if from_exchange else None
+    _check_currency(previous, exchange)
+    try:
+        holdings = (
+            exchange_holdings(exchange=exchange, client=client, rates=rates, moment=moment)
+            if from_exchange
+            else None
+        )
+        book = holdings.book if holdings is not None else RateBook(moment=moment, given=rates or {})
+    except ValueError as exc:  # a rate given that is not positive
+        raise ValidationError({"rates": str(exc)}) from None
+    flows = flows_between(
+        exchange=exchange,
+        after=previous.datetime if previous is not None else _day_start(snapshot_date),
+        until=moment,
+    )
     if holdings is not None:
         cash = holdings.cash
         cash_source = "the exchange's balances"
@@ -154,8 +239,10 @@ def portfolio_snapshot_take(
                     f"give it with --cash {exchange.name}=AMOUNT."
                 }
             )
-        cash = previous.cash + selectors.cash_flow_between(
-            exchange=exchange, after=previous.datetime, until=moment
+        cash = (
+            previous.cash
+            + selectors.cash_flow_between(exchange=exchange, after=previous.datetime, until=moment)
+            + cash_effect(flows, currency=book.reporting.upper())
         )
         cash_source = "carried forward"
     else:
@@ -165,20 +252,15 @@ def portfolio_snapshot_take(
     if holdings is not None:
         rows = holdings.rows
     else:
-        rows = [_position_row(p) for p in selectors.position_list_open(exchange=exchange)]
+        rows = [
+            _position_row(p, book=book, exchange=exchange)
+            for p in selectors.position_list_open(exchange=exchange)
+        ]
     positions_value = _money(sum((Decimal(r["value"]) for r in rows), Decimal(0)))
     total_value = cash + positions_value
-
-    first = selectors.snapshot_first(exchange=exchange)
-    base = first if first is not None and first.snapshot_date < snapshot_date else None
-    if base is None:
-        total_pnl, total_return = Decimal(0), Decimal(0)
-    else:
-        total_pnl = total_value - base.total_value
-        total_return = (
-            (total_pnl / base.total_value * 100).quantize(PERCENT_PLACES) if base.total_value > 0 else None
-        )
-    daily_pnl = total_value - previous.total_value if previous is not None else None
+    flow = net_flow(flows, book=book, exchange=exchange)
+    book.try_rate(settings.PERFORMANCE_BENCHMARK)  # kept for the tearsheet's benchmark when priced
+    daily_pnl, total_pnl, total_return = _chain(exchange, snapshot_date, total_value, flow)
 
     snapshot, created = PortfolioSnapshot.objects.update_or_create(
         exchange=exchange,
@@ -191,6 +273,9 @@ def portfolio_snapshot_take(
             "daily_pnl": daily_pnl,
             "total_return": total_return,
             "positions": rows,
+            "net_flow": flow,
+            "reporting_currency": settings.REPORTING_CURRENCY,
+            "rates": book.recorded(),
             "timestamp": to_ms(moment),
             "datetime": moment,
         },
@@ -207,6 +292,7 @@ def portfolio_snapshot_take(
                 "cash_source": cash_source,
                 "reporting_currency": settings.REPORTING_CURRENCY,
                 "prices": holdings.prices,
+                "rates": book.recorded(),
             },
         )
     return SnapshotOutcome(snapshot=snapshot, created=created, cash_source=cash_source)
@@ -220,6 +306,7 @@ def portfolio_snapshot_take_all(
     cash: dict[str, Decimal] | None = None,
     moment: datetime | None = None,
     from_exchange: bool = False,
+    rates: dict[str, Decimal] | None = None,
 ) -> list[SnapshotOutcome]:
     """Snapshot every given exchange in one transaction: all of them are written, or none."""
     cash = cash or {}
@@ -236,6 +323,7 @@ def portfolio_snapshot_take_all(
             cash=cash.get(exchange.name),
             moment=moment,
             from_exchange=from_exchange,
+            rates=rates,
         )
         for exchange in exchanges
     ]
@@ -254,9 +342,14 @@ def portfolio_snapshot_upsert(
     total_return: Decimal | None = None,
     positions: list | dict | None = None,
     moment: datetime | None = None,
+    rates: dict[str, Decimal] | None = None,
 ) -> SnapshotOutcome:
     """Record a snapshot as the agent reports it: one per (exchange, day); a second one that day
     replaces the first. The day defaults to the moment's UTC date, the moment to now.
+
+    The values are taken to be in REPORTING_CURRENCY. `net_flow` is computed from the recorded cash flows
+    since the previous snapshot, converted at `rates` (or the rates of rates.py); a flow no rate prices is
+    refused with the currency named.
 
     Concurrent reports of the same day serialise on the row (the unique index decides the race
     to insert it), so there is never a second row and never an error for it.
@@ -272,6 +365,22 @@ def portfolio_snapshot_upsert(
         raise ValidationError({"cash": f"Cash must not be negative (got {cash})."})
     if total_value < 0:
         raise ValidationError({"total_value": f"The total value must not be negative (got {total_value})."})
+    previous = selectors.snapshot_previous(exchange=exchange, before=snapshot_date)
+    _check_currency(previous, exchange)
+    try:
+        book = RateBook(moment=moment, given=rates or {})
+    except ValueError as exc:
+        raise ValidationError({"rates": str(exc)}) from None
+    flows = flows_between(
+        exchange=exchange,
+        after=previous.datetime if previous is not None else _day_start(snapshot_date),
+        until=moment,
+    )
+    try:
+        flow = net_flow(flows, book=book, exchange=exchange)
+    except ValidationError as exc:
+        raise ValidationError({"rates": exc.message_dict["exchange"]}) from None
+    book.try_rate(settings.PERFORMANCE_BENCHMARK)
     values = {
         "total_value": total_value,
         "cash": cash,
@@ -280,6 +389,9 @@ def portfolio_snapshot_upsert(
         "daily_pnl": daily_pnl,
         "total_return": total_return,
         "positions": positions,
+        "net_flow": flow,
+        "reporting_currency": settings.REPORTING_CURRENCY,
+        "rates": book.recorded(),
         "timestamp": to_ms(moment),
         "datetime": moment,
     }

@@ -1,0 +1,1 @@
+"""Writes of the portfolio: snapshots (snapshots.py), cash flows (flows.py), conversion rates (rates.py)."""
