@@ -123,6 +123,31 @@ class RecallSerializer(serializers.Serializer):
     since = serializers.DateTimeField(required=False, allow_null=True)
     until = serializers.DateTimeField(required=False, allow_null=True)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
+    hybrid = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Fuse the lexical match with the dense one (default: the server's MEMORY_HYBRID, on).",
+    )
+    include_superseded = serializers.BooleanField(
+        default=False, help_text="Also recall experiences superseded by newer ones."
+    )
+    context = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text="The decision's input context (rsi, trend, funding_rate, breakout...): direction features "
+        "beside those read from the text. Default: the decision's, when decision_id is given.",
+    )
+    decision_id = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_null=True,
+        help_text="The decision this recall is made for: the recall and its hits are kept for it.",
+    )
+    keep = serializers.BooleanField(
+        default=False,
+        help_text="Keep the recall (without a decision yet) so it can be linked to one later.",
+    )
 
     def validate(self, attrs):
         text, vector = attrs.get("text"), attrs.get("vector")
@@ -139,14 +164,62 @@ class ScoreComponentsSerializer(serializers.Serializer):
     recency = serializers.FloatField()
 
 
+class ExplanationSerializer(serializers.Serializer):
+    relevance = serializers.FloatField(help_text="What the score weighs: the fused score scaled to 0..1.")
+    similarity = serializers.FloatField(help_text="Cosine similarity of the dense vectors.")
+    fused = serializers.FloatField(allow_null=True, help_text="Qdrant's fused score (null without hybrid).")
+    importance = serializers.FloatField()
+    recency = serializers.FloatField()
+    direction = serializers.DictField(
+        child=serializers.CharField(), help_text="Per dimension shared with the query: match or opposite."
+    )
+    direction_adjustment = serializers.FloatField()
+    features = serializers.ListField(child=serializers.CharField())
+
+
 class RecallHitSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
     score = serializers.FloatField()
     components = ScoreComponentsSerializer()
+    explanation = ExplanationSerializer()
     experience = ExperienceSerializer()
 
 
 class RecallResultSerializer(serializers.Serializer):
+    recall_id = serializers.IntegerField(allow_null=True, help_text="The kept recall (null when not kept).")
+    query_features = serializers.ListField(child=serializers.CharField())
     results = RecallHitSerializer(many=True)
+
+
+class RecallLinkSerializer(serializers.Serializer):
+    decision_id = serializers.CharField(max_length=100)
+
+
+class RecallLinkResultSerializer(serializers.Serializer):
+    recall_id = serializers.IntegerField()
+    decision_id = serializers.CharField()
+
+
+class PlaybookQuery(serializers.Serializer):
+    tag = serializers.CharField(max_length=200, required=False)
+    min_experiences = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+
+
+class PlaybookLessonSerializer(serializers.Serializer):
+    lesson = serializers.CharField()
+    experiences = serializers.IntegerField()
+    successes = serializers.IntegerField()
+    failures = serializers.IntegerField()
+    experience_ids = serializers.ListField(child=serializers.CharField())
+
+
+class PlaybookTagSerializer(serializers.Serializer):
+    tag = serializers.CharField()
+    lessons = PlaybookLessonSerializer(many=True)
+
+
+class PlaybookSerializer(serializers.Serializer):
+    tags = PlaybookTagSerializer(many=True)
 
 
 # --- short-term memory ----------------------------------------------------------------------------

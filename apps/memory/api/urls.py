@@ -6,6 +6,12 @@ from . import views
 
 urlpatterns = [
     re_path(r"^recall/?$", views.RecallView.as_view(), name="memory-recall"),
+    re_path(
+        r"^recalls/(?P<recall_id>[0-9]{1,18})/link/?$",
+        views.RecallLinkView.as_view(),
+        name="memory-recall-link",
+    ),
+    re_path(r"^playbook/?$", views.PlaybookView.as_view(), name="memory-playbook"),
     re_path(r"^market-context/?$", views.MarketContextView.as_view(), name="memory-market-context"),
     re_path(r"^trading-context/?$", views.TradingContextView.as_view(), name="memory-trading-context"),
     re_path(r"^ticker/?$", views.TickerView.as_view(), name="memory-ticker"),

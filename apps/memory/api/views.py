@@ -33,6 +33,8 @@ from apps.memory.services import (
     memory_recall,
     short_term,
 )
+from apps.memory.services.lifecycle import playbook
+from apps.memory.services.recall import recall_link
 
 from . import serializers as s
 
@@ -154,28 +156,69 @@ class RecallView(APIView):
         serializer = s.RecallSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         query = dict(serializer.validated_data)
-        try:
-            hits = memory_recall(**query)
-        except LongTermMemoryError as exc:
-            raise ServiceUnavailable(
-                f"Long-term memory is unavailable: {exc}", code="long_term_memory_unavailable"
-            ) from exc
+        with errors_as_sent({}):
+            try:
+                hits = memory_recall(**query)
+            except LongTermMemoryError as exc:
+                raise ServiceUnavailable(
+                    f"Long-term memory is unavailable: {exc}", code="long_term_memory_unavailable"
+                ) from exc
         # PostgreSQL is the record: the hits are shown as it holds them now.
         experiences = Experience.objects.in_bulk([hit.experience_id for hit in hits])
+        shown = [hit for hit in hits if hit.experience_id in experiences]
         results = [
             {
+                "rank": rank,
                 "score": _finite(hit.score),
                 "components": {
                     "similarity": _finite(hit.similarity),
                     "importance": _finite(hit.importance),
                     "recency": _finite(hit.recency),
                 },
+                "explanation": {
+                    key: (_finite(value) if isinstance(value, float) else value)
+                    for key, value in hit.explanation.items()
+                },
                 "experience": s.ExperienceSerializer(experiences[hit.experience_id]).data,
             }
-            for hit in hits
-            if hit.experience_id in experiences
+            for rank, hit in enumerate(shown, start=1)
         ]
-        return Response({"results": results})
+        return Response(
+            {"recall_id": hits.recall_id, "query_features": hits.query_features, "results": results}
+        )
+
+
+class RecallLinkView(APIView):
+    @extend_schema(
+        summary="Link a kept recall to the decision it was made for",
+        request=s.RecallLinkSerializer,
+        responses={200: s.RecallLinkResultSerializer},
+    )
+    def post(self, request, recall_id: int):
+        data = _valid(s.RecallLinkSerializer, request.data)
+        with errors_as_sent({}):
+            recall = recall_link(recall_id=int(recall_id), decision_id=data["decision_id"])
+        return Response({"recall_id": recall.pk, "decision_id": recall.decision_id})
+
+
+class PlaybookView(APIView):
+    @extend_schema(
+        summary="The playbook: lessons that recur across experiences, per tag",
+        parameters=[s.PlaybookQuery],
+        responses={200: s.PlaybookSerializer},
+    )
+    def get(self, request):
+        query = _query(s.PlaybookQuery, request)
+        with errors_as_sent({}):
+            book = playbook(tag=query.get("tag"), min_experiences=query.get("min_experiences"))
+        return Response(
+            {
+                "tags": [
+                    {"tag": tag, "lessons": [lesson.__dict__ for lesson in lessons]}
+                    for tag, lessons in book.items()
+                ]
+            }
+        )
 
 
 # --- short-term memory ------------------------------------------------------------------------------

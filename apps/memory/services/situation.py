@@ -165,13 +165,13 @@ _PATTERNS: dict[tuple[str, str], list[str]] = {
     ],
     ("funding", "positive"): [
         r"positive\s+(?:perp(?:etual)?s?\s+)?funding",
-        r"funding\s+(?:rates?\s+)?(?:\w+\s+){0,2}(?:positive|elevated|high|rich|hot)",
+        r"funding\s+(?:rates?\s+)?(?:\w+\s+){0,4}(?:positive|elevated|high|rich|hot)",
         r"longs\s+(?:are\s+)?pay(?:ing|s)?\s+(?:the\s+)?shorts",
         r"funding\s+(?:rates?\s+)?(?:of|at)?\s*\+\s*\d",
     ],
     ("funding", "negative"): [
         r"negative\s+(?:perp(?:etual)?s?\s+)?funding",
-        r"funding\s+(?:rates?\s+)?(?:\w+\s+){0,2}(?:negative|below zero|under zero)",
+        r"funding\s+(?:rates?\s+)?(?:\w+\s+){0,4}(?:negative|below zero|under zero)",
         r"shorts\s+(?:are\s+)?pay(?:ing|s)?\s+(?:the\s+)?longs",
         r"funding\s+(?:rates?\s+)?(?:of|at)?\s*(?:-|\u2212|minus)\s*\d",
     ],
