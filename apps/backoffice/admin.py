@@ -16,6 +16,7 @@ from apps.decisions.models import Decision
 from apps.exchanges.admin import ExchangeAdmin
 from apps.exchanges.models import Exchange
 from apps.execution.models import Order
+from apps.memory.admin import decision_recalls_html
 from apps.reconciliation.models import Discrepancy, DiscrepancyState, ReconciliationRun
 
 DECISION_CSV_FIELDS = [
@@ -53,12 +54,13 @@ class DecisionAdmin(ReadOnlyAdmin, LargeTableAdmin):
     fieldsets = [
         (None, {"fields": ["id", "decision_layer", "datetime", "timestamp"]}),
         ("What it saw", {"fields": ["input_context_pretty"]}),
+        ("What it recalled from long-term memory", {"fields": ["recall_panel"]}),
         ("What it thought", {"fields": ["thought_process", "tools_used"]}),
         ("What it chose", {"fields": ["decision", "action_taken"]}),
         ("What it cost", {"fields": COST_FIELDS}),
         ("What followed", {"fields": ["order_links", "experience_links"]}),
     ]
-    readonly_fields = ["input_context_pretty", "order_links", "experience_links"]
+    readonly_fields = ["input_context_pretty", "recall_panel", "order_links", "experience_links"]
 
     @admin.display(description="decision")
     def decision_preview(self, obj: Decision) -> str:
@@ -68,6 +70,10 @@ class DecisionAdmin(ReadOnlyAdmin, LargeTableAdmin):
     @admin.display(description="input context")
     def input_context_pretty(self, obj: Decision) -> str:
         return pretty_json(obj.input_context)
+
+    @admin.display(description="memories it recalled")
+    def recall_panel(self, obj: Decision) -> str:
+        return decision_recalls_html(obj)
 
     @admin.display(description="orders it produced")
     def order_links(self, obj: Decision) -> str:
