@@ -16,15 +16,27 @@ from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Func, Q
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin, export_as_csv_action
 from apps.execution.models import Order, Trade
 
-from .models import Experience, MemoryOutbox
+from .models import (
+    Experience,
+    ExperienceLink,
+    ImportanceChange,
+    ImportanceReason,
+    LinkKind,
+    MemoryOutbox,
+    MemoryRecall,
+    MemoryRecallHit,
+)
 from .services.errors import LongTermMemoryError
 from .services.experiences import experience_annotate, experiences_set_importance, experiences_tag
+from .services.feedback import decision_result
+from .services.lifecycle import playbook
 from .services.recall import memory_recall
 
 EXPERIENCE_CSV_FIELDS = [
@@ -33,9 +45,85 @@ EXPERIENCE_CSV_FIELDS = [
     "timestamp", "datetime",
 ]  # fmt: skip
 SIMILAR_LIMIT = 5
+PANEL_LIMIT = 50
+
+
+def _experience_link(experience_id: str) -> str:
+    return format_html(
+        '<a href="{}">{}</a>',
+        reverse("admin:memory_experience_change", args=[quote(experience_id)]),
+        experience_id,
+    )
+
+
+def _direction_summary(explanation: dict) -> str:
+    direction = explanation.get("direction") or {}
+    return ", ".join(f"{dimension} {verdict}" for dimension, verdict in sorted(direction.items())) or "—"
+
+
+def decision_recalls_html(decision) -> str:
+    """What a decision recalled from long-term memory (for its admin page): each kept recall, its hits
+    with rank, score and the explanation's direction verdicts."""
+    recalls = list(MemoryRecall.objects.filter(decision=decision).order_by("id")[:PANEL_LIMIT])
+    if not recalls:
+        return "—"
+    hits = (
+        MemoryRecallHit.objects.filter(recall__in=recalls)
+        .select_related("experience")
+        .order_by("recall_id", "rank")
+    )
+    by_recall: dict[int, list[MemoryRecallHit]] = {}
+    for hit in hits:
+        by_recall.setdefault(hit.recall_id, []).append(hit)
+    blocks = []
+    for recall in recalls:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    hit.rank,
+                    _experience_link(hit.experience_id),
+                    hit.experience.outcome,
+                    f"{hit.score:.3f}",
+                    _direction_summary(hit.explanation),
+                    (hit.experience.situation or "")[:100],
+                )
+                for hit in by_recall.get(recall.pk, [])
+            ),
+        )
+        blocks.append(
+            format_html(
+                "<div><strong>{}</strong> — “{}” ({}, hybrid {})</div>"
+                "<table><thead><tr><th>rank</th><th>experience</th><th>outcome</th><th>score</th>"
+                "<th>direction</th><th>situation</th></tr></thead><tbody>{}</tbody></table>",
+                recall.created_at.strftime("%Y-%m-%d %H:%M:%S") if recall.created_at else "",
+                recall.query_text[:200] or "(by vector)",
+                recall.embedder,
+                "on" if recall.hybrid else "off",
+                rows or format_html("<tr><td colspan=6>{}</td></tr>", "no hits"),
+            )
+        )
+    return format_html_join("", "{}", ((block,) for block in blocks))
 
 
 # --- list filters ------------------------------------------------------------------------------
+
+
+class SuspectFilter(admin.SimpleListFilter):
+    """Experiences recalled into decisions that lost (their realized PnL fed back below zero)."""
+
+    title = "recalled into losing decisions"
+    parameter_name = "suspect"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Suspects: recalled into a losing decision")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            losses = ImportanceChange.objects.filter(reason=ImportanceReason.REALIZED_PNL, result__lt=0)
+            return queryset.filter(pk__in=losses.values("experience_id"))
+        return queryset
 
 
 class SymbolFilter(admin.SimpleListFilter):
@@ -183,7 +271,7 @@ class ExperienceAdmin(admin.ModelAdmin):
         "importance_score",
         "tags",
     ]
-    list_filter = ["outcome", SymbolFilter, TagFilter, ImportanceFilter]
+    list_filter = ["outcome", SymbolFilter, TagFilter, ImportanceFilter, SuspectFilter]
     list_select_related = ["decision_ref"]
     search_fields = ["id", "situation", "decision", "reflection"]
     search_help_text = (
@@ -201,7 +289,7 @@ class ExperienceAdmin(admin.ModelAdmin):
     readonly_fields = [
         "id", "symbol", "outcome", "pnl", "pnl_percentage", "situation", "decision", "decision_reasoning",
         "datetime", "timestamp", "created_at", "updated_at", "decision_panel", "orders_panel",
-        "similar_panel",
+        "similar_panel", "used_by_panel", "importance_history_panel", "links_panel",
     ]  # fmt: skip
     fieldsets = [
         ("What happened", {"fields": ["id", "datetime", "symbol", "outcome", "pnl", "pnl_percentage"]}),
@@ -210,6 +298,9 @@ class ExperienceAdmin(admin.ModelAdmin):
         ("The decision that led to it", {"fields": ["decision_panel"]}),
         ("Orders and trades", {"fields": ["orders_panel"]}),
         ("Similar experiences in long-term memory", {"fields": ["similar_panel"]}),
+        ("Decisions that recalled it, and how they ended", {"fields": ["used_by_panel"]}),
+        ("Importance history", {"fields": ["importance_history_panel"]}),
+        ("Near duplicates and supersession", {"fields": ["links_panel"]}),
         ("Record", {"fields": ["timestamp", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
@@ -362,6 +453,121 @@ class ExperienceAdmin(admin.ModelAdmin):
         if missing:
             rows.append(format_html("<div>Not recorded here: {}</div>", ", ".join(sorted(missing))))
         return format_html_join("", "{}", ((row,) for row in rows))
+
+    @admin.display(description="used by")
+    def used_by_panel(self, obj: Experience) -> str:
+        hits = list(
+            MemoryRecallHit.objects.filter(experience=obj, recall__decision__isnull=False)
+            .select_related("recall__decision")
+            .order_by("-recall_id")[:PANEL_LIMIT]
+        )
+        if not hits:
+            return "No decision has recalled it yet."
+        rows = []
+        losing = 0
+        for hit in hits:
+            decision = hit.recall.decision
+            ended, result = decision_result(decision)
+            if ended and result is not None and result < 0:
+                losing += 1
+            outcome = f"ended, realized PnL {result}" if ended else "not ended yet"
+            rows.append(
+                (
+                    reverse("admin:decisions_decision_change", args=[quote(decision.pk)]),
+                    decision.pk,
+                    decision.datetime.strftime("%Y-%m-%d %H:%M"),
+                    hit.rank,
+                    f"{hit.score:.3f}",
+                    outcome,
+                )
+            )
+        warning = (
+            format_html("<p><strong>Suspect:</strong> recalled into {} losing decision(s).</p>", losing)
+            if losing
+            else ""
+        )
+        return format_html(
+            "{}<table><thead><tr><th>decision</th><th>when</th><th>rank</th><th>score</th>"
+            "<th>how it ended</th></tr></thead><tbody>{}</tbody></table>",
+            warning,
+            format_html_join(
+                "", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>', rows
+            ),
+        )
+
+    @admin.display(description="importance history")
+    def importance_history_panel(self, obj: Experience) -> str:
+        changes = list(obj.importance_changes.order_by("-id")[:PANEL_LIMIT])
+        if not changes:
+            return "Unchanged by feedback."
+        return format_html(
+            "<table><thead><tr><th>when</th><th>old</th><th>new</th><th>why</th><th>decision</th><th>rank</th>"
+            "<th>note</th></tr></thead><tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        c.created_at.strftime("%Y-%m-%d %H:%M") if c.created_at else "",
+                        c.old_importance,
+                        c.new_importance,
+                        c.get_reason_display(),
+                        c.decision_id or "—",
+                        c.rank or "—",
+                        c.note,
+                    )
+                    for c in changes
+                ),
+            ),
+        )
+
+    @admin.display(description="links")
+    def links_panel(self, obj: Experience) -> str:
+        links = ExperienceLink.objects.filter(Q(source=obj) | Q(target=obj)).order_by("-id")[:PANEL_LIMIT]
+        rows = []
+        for link in links:
+            if link.kind == LinkKind.SUPERSEDES:
+                text = (
+                    "supersedes" if link.source_id == obj.pk else "is superseded by (out of default recall)"
+                )
+            else:
+                text = "is a near duplicate of" if link.source_id == obj.pk else "has a near duplicate"
+            other = link.target_id if link.source_id == obj.pk else link.source_id
+            similarity = f" (similarity {link.similarity:.3f})" if link.similarity is not None else ""
+            rows.append((text, _experience_link(other), similarity))
+        if not rows:
+            return "—"
+        return format_html_join("", "<div>{} {}{}</div>", rows)
+
+    # --- the playbook ------------------------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "playbook/", self.admin_site.admin_view(self.playbook_view), name="memory_experience_playbook"
+            ),
+            *super().get_urls(),
+        ]
+
+    def playbook_view(self, request):
+        tag = request.GET.get("tag") or None
+        try:
+            book = playbook(tag=tag)
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+            book = {}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Playbook: lessons that recur across experiences",
+            "opts": self.model._meta,
+            "book": sorted(book.items()),
+            "tag": tag or "",
+        }
+        return TemplateResponse(request, "admin/memory/playbook.html", context)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "playbook_url": reverse("admin:memory_experience_playbook")}
+        return super().changelist_view(request, extra_context=extra_context)
 
     @admin.display(description="similar experiences")
     def similar_panel(self, obj: Experience) -> str:
