@@ -56,7 +56,7 @@ def strategy_get(*, name: str, version: str | None = None) -> Strategy:
     )
 
 
-def _scope(strategy: Strategy) -> tuple[list[int] | None, list[str] | None]:
+def strategy_scope(strategy: Strategy) -> tuple[list[int] | None, list[str] | None]:
     """Which exchanges and symbols count: the strategy's config may name them, else everything does.
 
     The schema links neither snapshots nor experiences to a strategy, so a strategy is measured on
@@ -97,7 +97,7 @@ def performance_metrics_compute(
         )
     if risk_free_rate is None:
         risk_free_rate = Decimal(str(getattr(settings, "PERFORMANCE_RISK_FREE_RATE", "0")))
-    exchange_ids, symbols = _scope(strategy)
+    exchange_ids, symbols = strategy_scope(strategy)
 
     curve = equity_curve(start_date=start_date, end_date=end_date, exchange_ids=exchange_ids)
     notes: list[str] = []
