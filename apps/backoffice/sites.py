@@ -21,11 +21,21 @@ class BackofficeSite(admin.AdminSite):
     site_title = "TradeOffice"
     index_title = "Back-office"
 
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Every admin's form saves and deletions are also system events naming the user (audit.py)."""
+        from django.contrib.admin import ModelAdmin
+
+        from .audit import audited
+
+        return super().register(model_or_iterable, audited(admin_class or ModelAdmin), **options)
+
     def get_urls(self):
+        from .tearsheets import tearsheet_view
         from .views import dashboard
 
         return [
             path("dashboard/", self.admin_view(dashboard), name="dashboard"),
+            path("tearsheet/<int:strategy_id>/", self.admin_view(tearsheet_view), name="tearsheet"),
             *super().get_urls(),
         ]
 

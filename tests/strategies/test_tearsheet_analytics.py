@@ -1,5 +1,5 @@
-"""The tearsheet's statistics equal quantstats' (the test-only reference pinned in requirements/dev.txt) on the
-same daily series, 365 periods a year."""
+"""The tearsheet's statistics equal quantstats' (the test-only reference pinned in requirements/dev.txt) on
+the same daily series, 365 periods a year."""
 
 from __future__ import annotations
 
@@ -86,7 +86,12 @@ def test_a_drawdown_not_recovered_runs_to_the_last_day_and_has_no_recovery():
     assert (first.start, first.valley, first.end, first.days) == (days[1], days[1], days[2], 2)
     assert first.recovered == days[3] and first.recovery_days == 2
     assert math.isclose(first.depth, -0.10)
-    assert (second.start, second.end, second.recovered, second.recovery_days) == (days[4], days[5], None, None)
+    assert (second.start, second.end, second.recovered, second.recovery_days) == (
+        days[4],
+        days[5],
+        None,
+        None,
+    )
     assert math.isclose(second.depth, -0.20)
 
 

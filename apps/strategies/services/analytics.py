@@ -154,7 +154,9 @@ def greeks(returns: Sequence[float], benchmark: Sequence[float]) -> tuple[float 
     if n < 2 or len(benchmark) != n:
         return None, None
     mean_r, mean_b = _mean(returns), _mean(benchmark)
-    covariance = math.fsum((r - mean_r) * (b - mean_b) for r, b in zip(returns, benchmark, strict=True)) / (n - 1)
+    covariance = math.fsum((r - mean_r) * (b - mean_b) for r, b in zip(returns, benchmark, strict=True)) / (
+        n - 1
+    )
     variance = math.fsum((b - mean_b) ** 2 for b in benchmark) / (n - 1)
     if variance == 0:
         return None, None

@@ -15,6 +15,7 @@ never activated counts every decision of the range. Days are UTC calendar days.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -136,7 +137,15 @@ def _returns_figures(sheet: Tearsheet) -> None:
             sheet.notes[name] = sheet.notes["returns"]
         elif n == 0:
             sheet.notes[name] = f"{len(sheet.days)} equity point(s) in the range: no daily return"
-        elif n < 2 and name in ("volatility", "sharpe", "sortino", "omega", "var_95", "cvar_95", "ulcer_index"):
+        elif n < 2 and name in (
+            "volatility",
+            "sharpe",
+            "sortino",
+            "omega",
+            "var_95",
+            "cvar_95",
+            "ulcer_index",
+        ):
             sheet.notes[name] = "a single daily return: it needs two or more"
         elif name in ("sharpe", "var_95"):
             sheet.notes[name] = "the same return every day: zero deviation"
@@ -189,7 +198,7 @@ def _benchmark(sheet: Tearsheet, exchange_ids: list[int] | None) -> None:
         last = prices.get(day, last)
         series.append(float(last))
     sheet.benchmark = [p / series[0] for p in series]
-    sheet.benchmark_returns = [b / a - 1.0 for a, b in zip(series, series[1:], strict=False)]
+    sheet.benchmark_returns = [b / a - 1.0 for a, b in itertools.pairwise(series)]
     alpha, beta = analytics.greeks(sheet.returns, sheet.benchmark_returns)
     sheet.figures.update(alpha=alpha, beta=beta, benchmark_return=sheet.benchmark[-1] - 1.0)
     if alpha is None:
@@ -203,7 +212,9 @@ def _benchmark(sheet: Tearsheet, exchange_ids: list[int] | None) -> None:
 
 FILLS_SQL = """
 SELECT COALESCE(fee_currency, ''), count(*), COALESCE(sum(fee), 0),
-       COALESCE(sum(cost) FILTER (WHERE upper(split_part(split_part(symbol, '/', 2), ':', 1)) = upper(%(quote)s)), 0)
+       COALESCE(sum(cost) FILTER (
+           WHERE upper(split_part(split_part(symbol, '/', 2), ':', 1)) = upper(%(quote)s)
+       ), 0)
 FROM trades
 WHERE datetime >= %(since)s AND datetime < %(until)s
   AND (%(exchanges)s::int[] IS NULL OR exchange_id = ANY(%(exchanges)s::int[]))
