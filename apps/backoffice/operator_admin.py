@@ -1,0 +1,279 @@
+"""The operators' writes on the record, each on the record itself: bulk actions on experiences, strategy
+activation, adopting and dismissing discrepancies (apps/system_events/audit.py), and strategy versions
+that have been live kept as they ran (a change saves a new version).
+
+The apps' own admins stay as they are; these take their places on the site, so the back-office floor
+(which may import every app) is where the operator's trail is written.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+
+from apps.agents.admin import AgentAdmin
+from apps.agents.models import Agent
+from apps.agents.services import agent_revoke
+from apps.memory.admin import ExperienceAdmin
+from apps.memory.models import Experience
+from apps.memory.services.experiences import experiences_set_importance, experiences_tag
+from apps.reconciliation.admin import DiscrepancyAdmin
+from apps.reconciliation.models import Discrepancy
+from apps.reconciliation.services.adopt import discrepancies_adopt, discrepancies_dismiss
+from apps.strategies.admin import StrategyAdmin
+from apps.strategies.models import Strategy
+from apps.strategies.services.activation import strategy_activate, strategy_deactivate
+from apps.strategies.services.versions import (
+    strategy_edit_refusal,
+    strategy_has_run,
+    strategy_version_create,
+)
+from apps.system_events.audit import operator_action_record
+
+# --- experiences -------------------------------------------------------------------------------------
+
+
+class OperatorExperienceAdmin(ExperienceAdmin):
+    @admin.action(description="Set importance score to the value", permissions=["change"])
+    def set_importance(self, request, queryset):
+        raw = request.POST.get("value", "").strip()
+        ids = self._ids(queryset)
+        changed = self._bulk(request, experiences_set_importance, experience_ids=ids, importance_score=raw)
+        if changed is None:
+            return
+        operator_action_record(
+            user=request.user,
+            action="experience_set_importance",
+            message=f"set importance to {raw}",
+            objects=Experience.objects.filter(pk__in=ids).order_by("pk"),
+            data={"importance_score": raw},
+        )
+        self.message_user(request, f"Importance set to {raw} on {changed} experience(s).", messages.SUCCESS)
+
+    def _tag_action(self, request, queryset, *, add: bool):
+        tag = self._tag(request)
+        if tag is None:
+            return
+        ids = self._ids(queryset)
+        arguments = {"add": tag} if add else {"remove": tag}
+        changed = self._bulk(request, experiences_tag, experience_ids=ids, **arguments)
+        if changed is None:
+            return
+        verb = "added" if add else "removed"
+        operator_action_record(
+            user=request.user,
+            action="experience_add_tag" if add else "experience_remove_tag",
+            message=f"{verb} tag “{tag}”",
+            objects=Experience.objects.filter(pk__in=ids).order_by("pk"),
+            data={"tag": tag},
+        )
+        where = "to" if add else "from"
+        self.message_user(request, f"Tag “{tag}” {verb} {where} {changed} experience(s).", messages.SUCCESS)
+
+    @admin.action(description="Add the value as a tag", permissions=["change"])
+    def add_tag(self, request, queryset):
+        self._tag_action(request, queryset, add=True)
+
+    @admin.action(description="Remove the value as a tag", permissions=["change"])
+    def remove_tag(self, request, queryset):
+        self._tag_action(request, queryset, add=False)
+
+
+# --- strategies --------------------------------------------------------------------------------------
+
+
+class StrategyVersionForm(forms.ModelForm):
+    """Refuses to change a version that has been live in place; with a new version number it is a new row."""
+
+    class Meta:
+        model = Strategy
+        fields = ["name", "version", "description", "config", "reason_for_update"]
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is not None:
+            refusal = strategy_edit_refusal(strategy=self.instance, changes=data)
+            for field, message in refusal.items():
+                self.add_error(field if field in self.fields else None, message)
+        return data
+
+
+class OperatorStrategyAdmin(StrategyAdmin):
+    form = StrategyVersionForm
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and strategy_has_run(obj):
+            fields.append("name")  # a new version of the same strategy, not another strategy
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        if change and strategy_has_run(obj):
+            base = Strategy.objects.get(pk=obj.pk)
+            if any(field in form.changed_data for field in ("version", "description", "config")):
+                new = strategy_version_create(
+                    base=base,
+                    name=base.name,
+                    version=obj.version,
+                    config=obj.config,
+                    description=obj.description,
+                    reason_for_update=obj.reason_for_update
+                    if obj.reason_for_update != base.reason_for_update
+                    else None,
+                )
+                request._new_strategy_version = (base, new)
+                operator_action_record(
+                    user=request.user,
+                    action="strategy_version_create",
+                    message=f"made {new} from {base}, which has been live and stays as it ran",
+                    objects=[new],
+                    kind="add",
+                    data={"base": base.pk},
+                )
+                return
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        if getattr(request, "_new_strategy_version", None) is None:
+            super().save_related(request, form, formsets, change)
+            return
+        for formset in formsets:  # nothing of the old version's is saved, nor reported as saved
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def log_change(self, request, obj, message):
+        if getattr(request, "_new_strategy_version", None) is not None:
+            return None  # recorded as the new version's addition, above
+        return super().log_change(request, obj, message)
+
+    def response_change(self, request, obj):
+        made = getattr(request, "_new_strategy_version", None)
+        if made is None:
+            return super().response_change(request, obj)
+        base, new = made
+        self.message_user(
+            request,
+            f"{base} has been live, so it stays as it ran: your changes are the new version {new} "
+            "(inactive; use “Activate” when it should run).",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:strategies_strategy_change", args=[new.pk]))
+
+    @admin.action(
+        description="Activate the selected version (deactivates the other versions)", permissions=["change"]
+    )
+    def activate(self, request, queryset):
+        chosen = list(queryset)
+        if len({s.name for s in chosen}) != len(chosen):
+            self.message_user(request, "Select at most one version per strategy name.", messages.ERROR)
+            return
+        for strategy in chosen:
+            was_active = list(
+                Strategy.objects.filter(name=strategy.name, is_active=True).exclude(pk=strategy.pk)
+            )
+            try:
+                target = strategy_activate(strategy=strategy)
+            except ValidationError as exc:
+                self.message_user(request, f"{strategy}: {'; '.join(exc.messages)}", messages.ERROR)
+                return
+            replaced = ", ".join(str(s) for s in was_active)
+            operator_action_record(
+                user=request.user,
+                action="strategy_activate",
+                message=f"activated {target}" + (f" in place of {replaced}" if replaced else ""),
+                objects=[target],
+                data={"deactivated": [s.pk for s in was_active]},
+            )
+            for old in was_active:
+                operator_action_record(
+                    user=request.user,
+                    action="strategy_deactivate",
+                    message=f"deactivated {old} by activating {target}",
+                    objects=[old],
+                )
+        self.message_user(request, f"Activated {len(chosen)} strategy version(s).", messages.SUCCESS)
+
+    @admin.action(description="Deactivate the selected versions", permissions=["change"])
+    def deactivate(self, request, queryset):
+        active = list(queryset.filter(is_active=True))
+        for strategy in active:
+            strategy_deactivate(strategy=strategy)
+        if active:
+            operator_action_record(
+                user=request.user,
+                action="strategy_deactivate",
+                message="deactivated " + ", ".join(str(s) for s in active),
+                objects=active,
+            )
+        self.message_user(request, f"Deactivated {len(active)} strategy version(s).", messages.SUCCESS)
+
+
+# --- discrepancies -----------------------------------------------------------------------------------
+
+
+class OperatorDiscrepancyAdmin(DiscrepancyAdmin):
+    @admin.action(description="Adopt the exchange's version", permissions=["change"])
+    def adopt(self, request, queryset):
+        chosen = list(queryset.select_related("exchange"))
+        adopted, refused = discrepancies_adopt(discrepancies=chosen, actor=request.user.get_username())
+        done = Discrepancy.objects.filter(pk__in=[d.pk for d in chosen if d.pk not in refused]).order_by("pk")
+        if adopted:
+            operator_action_record(
+                user=request.user,
+                action="discrepancy_adopt",
+                message="adopted the exchange's version",
+                objects=done,
+            )
+            self.message_user(request, f"{adopted} adopted: the record now holds the exchange's version.")
+        for pk, reason in sorted(refused.items()):
+            self.message_user(request, f"Discrepancy {pk} not adopted: {reason}", level=messages.WARNING)
+
+    @admin.action(description="Dismiss with the reason given", permissions=["change"])
+    def dismiss(self, request, queryset):
+        chosen = list(queryset)
+        reason = request.POST.get("reason", "")
+        try:
+            count = discrepancies_dismiss(
+                discrepancies=chosen, reason=reason, actor=request.user.get_username()
+            )
+        except ValidationError as error:
+            self.message_user(
+                request, " ".join(error.messages) + " Nothing was dismissed.", level=messages.ERROR
+            )
+            return
+        operator_action_record(
+            user=request.user,
+            action="discrepancy_dismiss",
+            message=f"dismissed: {reason.strip()}",
+            objects=Discrepancy.objects.filter(pk__in=[d.pk for d in chosen]).order_by("pk"),
+            data={"reason": reason.strip()},
+        )
+        self.message_user(request, f"{count} dismissed.")
+
+
+# --- agents ------------------------------------------------------------------------------------------
+
+
+class OperatorAgentAdmin(AgentAdmin):
+    @admin.action(description="Revoke the selected agents' tokens", permissions=["change"])
+    def revoke(self, request, queryset) -> None:
+        revoked = list(queryset.filter(revoked_at__isnull=True).order_by("pk"))
+        for agent in revoked:
+            agent_revoke(name=agent.name)
+        if revoked:
+            operator_action_record(
+                user=request.user, action="agent_revoke", message="revoked the token", objects=revoked
+            )
+        self.message_user(request, f"{len(revoked)} agent(s) revoked.", messages.SUCCESS)
+
+
+for model, admin_class in (
+    (Agent, OperatorAgentAdmin),
+    (Experience, OperatorExperienceAdmin),
+    (Strategy, OperatorStrategyAdmin),
+    (Discrepancy, OperatorDiscrepancyAdmin),
+):
+    admin.site.unregister(model)
+    admin.site.register(model, admin_class)
