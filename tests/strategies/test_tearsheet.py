@@ -1,6 +1,6 @@
 """The tearsheet of a strategy version: its figures on the flow-adjusted series equal quantstats', the
-benchmark comes from the snapshots' recorded rates, PnL is netted of inference cost, and the page and its download work
-for the roles that may see it."""
+benchmark comes from the snapshots' recorded rates, PnL is netted of inference cost, and the page and its
+download work for the roles that may see it."""
 
 from __future__ import annotations
 
