@@ -3,6 +3,7 @@ with the exact discrepancies expected and, after adopting, a record equal to the
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -357,6 +358,36 @@ def test_a_withdrawal_explains_a_balance_and_a_fill_moves_both_assets(binance):
     assert not any(k == DiscrepancyKind.BALANCE_DIFFERS for k, _ in open_discrepancies(exchange)), (
         result.counts
     )
+
+
+def test_deposits_and_withdrawals_read_become_cash_flows_once_each(binance):
+    from apps.portfolio.models import CashFlow
+
+    account, exchange = binance
+    account.set_balance("USDT", "1000")
+    account.set_balance("BTC", "1")
+    run(exchange)  # the anchor: flows are read from here on
+    # Binance dates a withdrawal to the second (applyTime); ccxt drops one dated before the anchor's moment.
+    time.sleep(1.05)
+    deposit = account.add_deposit("USDT", "500", txid="aa" * 32)
+    withdrawal = account.add_withdrawal("BTC", "0.2", fee="0.0005")
+    account.add_deposit("USDT", "70", status="pending")  # not credited yet: not a flow
+    account.set_balance("USDT", "1500")
+    account.set_balance("BTC", "0.7995")
+
+    result = run(exchange)
+    run(exchange)  # read again: nothing recorded twice
+
+    flows = {f.external_id: f for f in CashFlow.objects.filter(exchange=exchange)}
+    assert result.counts["cash_flows_recorded"] == 2
+    assert set(flows) == {deposit, withdrawal}
+    assert (flows[deposit].kind, flows[deposit].amount, flows[deposit].currency) == (
+        "deposit", Decimal("500"), "USDT",
+    )  # fmt: skip
+    assert flows[deposit].source == "exchange" and flows[deposit].txid == "aa" * 32
+    assert (flows[withdrawal].kind, flows[withdrawal].amount, flows[withdrawal].fee) == (
+        "withdrawal", Decimal("0.2"), Decimal("0.0005"),
+    )  # fmt: skip
 
 
 def test_a_position_on_the_exchange_the_record_lacks(okx):

@@ -27,6 +27,7 @@ from apps.common.jsonenc import json_bytes
 from apps.exchanges.client import ExchangeCallError, exchange_client
 from apps.exchanges.models import Exchange
 from apps.execution.models import Order, Position, Trade
+from apps.portfolio.services.flows import cash_flows_from_exchange
 
 from ..models import Discrepancy, DiscrepancyKind, DiscrepancyState, ReconciliationRun, RunStatus, RunTrigger
 from . import compare
@@ -294,6 +295,11 @@ class _Run:
             self.reader.has("fetchWithdrawals") and view.withdrawals is None
         ):
             return
+        # Every completed deposit and withdrawal read becomes a cash flow (once each, by its transaction id),
+        # so returns are measured net of it (docs/metrics.md, "Cash flows").
+        self.counts["cash_flows_recorded"] = cash_flows_from_exchange(
+            exchange=self.exchange, deposits=view.deposits or [], withdrawals=view.withdrawals or []
+        )
         until_ms = view.balances_at or self.now_ms
         fills = Trade.objects.filter(
             exchange=self.exchange, timestamp__gt=since_ms, timestamp__lte=until_ms
