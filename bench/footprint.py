@@ -122,6 +122,8 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-footprint-") as directory:
             env = server_environment(DATABASE, str(Path(directory) / "qdrant"))
+            # The lean configuration; a worker with the ONNX model (the default): memory_onnx.py (target 10).
+            env["MEMORY_EMBEDDER"] = "hashing"
             port = free_port()
             server = start_gunicorn(port=port, workers=1, threads=1, env=env)
             try:

@@ -37,6 +37,7 @@ BENCHMARKS = [
     ("footprint.py", 7, [], ["--rounds", "30"]),
     ("realized_pnl.py", 9, [], ["--fills", "100000"]),
     ("reconciliation.py", 8, [], ["--orders", "500", "--fills", "5000"]),
+    ("memory_onnx.py", 10, [], ["--experiences", "5000", "--queries", "50", "--worker-recalls", "20"]),
 ]
 
 
