@@ -19,7 +19,7 @@ $(STAMP): $(BIN)/python requirements/base.txt requirements/dev.txt
 install: $(STAMP)
 
 migrate: install
-	DJANGO_SETTINGS_MODULE=tradeoffice.settings.dev $(BIN)/python manage.py init_databases
+	DJANGO_SETTINGS_MODULE=tradeoffice.settings.dev $(BIN)/python manage.py init_databases --rebuild-stale
 
 run: migrate
 	DJANGO_SETTINGS_MODULE=tradeoffice.settings.dev $(BIN)/python manage.py seed_demo --if-empty
