@@ -179,3 +179,16 @@ def test_reindex_memory_dry_run_changes_nothing(indexed, backend, settings):
 
     assert "[dry run, nothing changed]" in out
     assert backend.describe().dimension == TEST_DIMENSION
+
+
+def test_init_databases_stops_on_another_embedders_collection_unless_told_to_rebuild_it(indexed, settings):
+    settings.MEMORY_EMBEDDING_DIMENSION = 32
+    with pytest.raises(CommandError, match="built by hashing-v1 with 64 dimensions"):
+        run("init_databases")
+    stderr = io.StringIO()
+
+    run("init_databases", "--rebuild-stale", stderr=stderr)
+
+    assert "Rebuilding it from PostgreSQL." in stderr.getvalue()
+    assert long_term.get_backend().describe().dimension == 32
+    assert "No drift" in run("check_memory")

@@ -4,7 +4,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from apps.common.commands import MaintenanceCommand
-from apps.memory.services.errors import LongTermMemoryError
+from apps.memory.services.consistency import memory_reindex
+from apps.memory.services.errors import EmbedderMismatchError, LongTermMemoryError
 from apps.memory.services.setup import StoreNotReady, migrations_pending, qdrant_ready, redis_ready
 
 
@@ -14,6 +15,14 @@ class Command(MaintenanceCommand):
         "payload indexes when missing. Safe to run any number of times. --dry-run reports without changing."
     )
     supports_dry_run = True
+
+    def add_command_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--rebuild-stale",
+            action="store_true",
+            help="When the collection was built by another embedder (or in an older layout), rebuild it from "
+            "PostgreSQL (reindex_memory) instead of stopping. make run passes it.",
+        )
 
     def run(self, **options) -> str:
         pending = migrations_pending()
@@ -33,6 +42,16 @@ class Command(MaintenanceCommand):
 
         try:
             collection = qdrant_ready(create=not self.dry_run)
+        except EmbedderMismatchError as exc:
+            if not options.get("rebuild_stale") or self.dry_run:
+                raise CommandError(str(exc)) from exc
+            self.stderr.write(f"{str(exc).split(' Rebuild it')[0]} Rebuilding it from PostgreSQL.")
+            report = memory_reindex(
+                recreate=True,
+                progress=lambda iterable, total, desc: self.progress(iterable, total=total, desc=desc),
+            )
+            collection = qdrant_ready(create=False)
+            self.log(f"Qdrant: {report.upserted} experiences indexed with {report.embedder}")
         except LongTermMemoryError as exc:
             raise CommandError(str(exc)) from exc
         state = collection.state
