@@ -46,6 +46,17 @@ def name_amount(text: str) -> tuple[str, Decimal]:
     return name.strip().lower(), decimal_value(amount.strip())
 
 
+def currency_rate(text: str) -> tuple[str, Decimal]:
+    """CURRENCY=RATE, e.g. BTC=65000: one unit of the currency in the reporting currency; positive."""
+    currency, sep, rate = text.partition("=")
+    if not sep or not currency.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not CURRENCY=RATE, e.g. BTC=65000.")
+    value = decimal_value(rate.strip())
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"The rate in {text!r} must be positive.")
+    return currency.strip().upper(), value
+
+
 def date_range(start: date, end: date) -> None:
     if start > end:
         raise CommandError(f"The start date {start} is after the end date {end}; swap them.")
