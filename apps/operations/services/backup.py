@@ -36,7 +36,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from apps.common.redis import get_client
-from apps.memory.services.long_term import PAYLOAD_INDEXES, MemoryPoint, get_backend
+from apps.memory.services.long_term import PAYLOAD_INDEXES, MemoryPoint, get_backend, payload_sparse
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -325,7 +325,9 @@ def _qdrant_restore(directory: Path, log: Log) -> dict[str, Any]:
             backend.create_payload_indexes(PAYLOAD_INDEXES)
             for batch in _batched(handle, QDRANT_BATCH):
                 rows = [json.loads(line) for line in batch]
-                backend.upsert([MemoryPoint(experience_id=r["id"], vector=r["vector"], payload=r["payload"])
+                # The lexical vector is rebuilt from the payload (a backup keeps the dense one only).
+                backend.upsert([MemoryPoint(experience_id=r["id"], vector=r["vector"], payload=r["payload"],
+                                            sparse=payload_sparse(r["payload"]))
                                 for r in rows])  # fmt: skip
                 points += len(rows)
     log(f"qdrant: {points} points restored into {header['collection']!r}")

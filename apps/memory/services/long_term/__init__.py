@@ -37,6 +37,7 @@ from .points import (
     experience_payload,
     experiences_remove,
     experiences_upsert,
+    payload_sparse,
     superseding,
 )
 
@@ -68,6 +69,7 @@ __all__ = [
     "experiences_upsert",
     "get_backend",
     "long_term_health",
+    "payload_sparse",
     "point_id",
     "reset_backend",
     "superseding",

@@ -73,6 +73,13 @@ def experience_embedding_text(experience) -> str:
     return f"{experience.situation}\n{tags}".strip()
 
 
+def payload_sparse(payload: dict[str, Any]) -> tuple[list[int], list[float]]:
+    """The lexical vector of a point from its payload (the same text as experience_embedding_text):
+    what a restore from a backup of points rebuilds them with."""
+    tags = " ".join(payload.get("tags") or [])
+    return sparse_document(f"{payload.get('situation') or ''}\n{tags}".strip())
+
+
 def experiences_upsert(experiences: Iterable) -> int:
     """Embed and upsert many experiences in one batch; the count written."""
     experiences = list(experiences)
