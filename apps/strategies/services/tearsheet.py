@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models.fields.json import KT
 
+from apps.decisions.selectors import by_day, by_model, inference_cost_by_day_and_model
 from apps.portfolio.models import PortfolioSnapshot
 from apps.portfolio.selectors import equity_curve
 from apps.strategies.models import Strategy
@@ -270,17 +271,6 @@ def _fills_and_positions(sheet: Tearsheet, exchange_ids, symbols) -> None:
     }
 
 
-COSTS_SQL = """
-SELECT (datetime AT TIME ZONE 'UTC')::date AS day, COALESCE(model_used, ''), count(*),
-       COALESCE(sum(input_tokens), 0), COALESCE(sum(output_tokens), 0), COALESCE(sum(tokens_used), 0),
-       COALESCE(sum(inference_cost), 0), count(*) FILTER (WHERE inference_cost IS NULL)
-FROM decisions
-WHERE datetime >= %(since)s AND datetime < %(until)s
-GROUP BY 1, 2
-ORDER BY 1, 2
-"""
-
-
 def _inference_costs(sheet: Tearsheet) -> None:
     bounds = _bounds(sheet)
     strategy = sheet.strategy
@@ -288,24 +278,9 @@ def _inference_costs(sheet: Tearsheet) -> None:
         bounds["since"] = max(bounds["since"], strategy.activated_at)
         if strategy.deactivated_at is not None:
             bounds["until"] = min(bounds["until"], strategy.deactivated_at)
-    with connection.cursor() as cursor:
-        cursor.execute(COSTS_SQL, bounds)
-        rows = cursor.fetchall()
-    by_model: dict[str, dict] = {}
-    for day, model, count, input_tokens, output_tokens, tokens, cost, unpriced in rows:
-        sheet.costs_by_day[day] = sheet.costs_by_day.get(day, Decimal(0)) + cost
-        entry = by_model.setdefault(
-            model or "(none)",
-            {"model": model or "(none)", "decisions": 0, "input_tokens": 0, "output_tokens": 0,
-             "tokens": 0, "cost": Decimal(0), "unpriced": 0},
-        )  # fmt: skip
-        entry["decisions"] += count
-        entry["input_tokens"] += input_tokens
-        entry["output_tokens"] += output_tokens
-        entry["tokens"] += tokens
-        entry["cost"] += cost
-        entry["unpriced"] += unpriced
-    sheet.costs_by_model = sorted(by_model.values(), key=lambda e: -e["cost"])
+    rows = inference_cost_by_day_and_model(since=bounds["since"], until=bounds["until"])
+    sheet.costs_by_day = by_day(rows)
+    sheet.costs_by_model = by_model(rows)
     total_cost = sum(sheet.costs_by_day.values(), Decimal(0))
     cost_days = sorted(sheet.costs_by_day.items())
     position = 0
