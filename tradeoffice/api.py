@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from apps.decisions.api import routes as decision_routes
 from apps.exchanges.api import routes as exchange_routes
 from apps.execution.api import routes as execution_routes
+from apps.journal.api import routes as journal_routes
 from apps.memory.api import routes as memory_routes
 from apps.operations.api.health import HealthView
 from apps.portfolio.api import routes as portfolio_routes
@@ -36,6 +37,7 @@ for routes in (
     strategy_routes,
     system_event_routes,
     reconciliation_routes,
+    journal_routes,
 ):
     routes.register(router)
 

@@ -19,10 +19,16 @@ def _entry_text(entry) -> str:
 
 
 class AuditedAdminMixin:
-    """Form saves and deletions through the admin, as system events as well as history entries."""
+    """Form saves and deletions through the admin, as system events as well as history entries.
+
+    An admin whose service writes the trail itself (with more than the form knows) sets
+    `writes_own_trail = True`.
+    """
 
     def log_addition(self, request, obj, message):
         entry = super().log_addition(request, obj, message)
+        if getattr(self, "writes_own_trail", False):
+            return entry
         operator_action_record(
             user=request.user,
             action=f"{obj._meta.model_name}_add",
@@ -35,6 +41,8 @@ class AuditedAdminMixin:
 
     def log_change(self, request, obj, message):
         entry = super().log_change(request, obj, message)
+        if getattr(self, "writes_own_trail", False):
+            return entry
         what = _entry_text(entry) or "No fields changed."
         operator_action_record(
             user=request.user,

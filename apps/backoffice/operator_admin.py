@@ -13,10 +13,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html
 
 from apps.agents.admin import AgentAdmin
 from apps.agents.models import Agent
 from apps.agents.services import agent_revoke
+from apps.backoffice.admin import DecisionAdmin
+from apps.decisions.models import Decision
+from apps.journal.models import Review
 from apps.memory.admin import ExperienceAdmin
 from apps.memory.models import Experience
 from apps.memory.services.experiences import experiences_set_importance, experiences_tag
@@ -33,10 +37,55 @@ from apps.strategies.services.versions import (
 )
 from apps.system_events.audit import operator_action_record
 
+# --- reviews on the decision's and the experience's pages ---------------------------------------------
+
+
+def review_panel(subject: str, obj) -> str:
+    review = Review.objects.filter(**{subject: obj}).first()
+    if review is None:
+        return format_html(
+            'Not reviewed yet. <a class="button" href="{}?{}={}">Review this {}</a> (operators)',
+            reverse("admin:journal_review_add"),
+            subject,
+            obj.pk,
+            subject,
+        )
+    return format_html(
+        '<a href="{}"><strong>{}</strong></a> by {} on {} UTC: reasoning {}/5, risk {}/5, timing {}/5.'
+        "<div>{}</div><div><em>{}</em></div>",
+        reverse("admin:journal_review_change", args=[review.pk]),
+        review.get_verdict_display(),
+        review.reviewer,
+        f"{review.reviewed_at:%Y-%m-%d %H:%M}",
+        review.reasoning_score,
+        review.risk_score,
+        review.timing_score,
+        f"Should have: {review.corrected_decision}" if review.corrected_decision else "",
+        review.notes,
+    )
+
+
+class OperatorDecisionAdmin(DecisionAdmin):
+    fieldsets = [*DecisionAdmin.fieldsets, ("The operator's review", {"fields": ["review"]})]
+    readonly_fields = [*DecisionAdmin.readonly_fields, "review"]
+
+    @admin.display(description="review")
+    def review(self, obj: Decision) -> str:
+        return review_panel("decision", obj)
+
+
 # --- experiences -------------------------------------------------------------------------------------
 
 
 class OperatorExperienceAdmin(ExperienceAdmin):
+    fieldsets = [*ExperienceAdmin.fieldsets[:3], ("The operator's review", {"fields": ["review"]}),
+                 *ExperienceAdmin.fieldsets[3:]]  # fmt: skip
+    readonly_fields = [*ExperienceAdmin.readonly_fields, "review"]
+
+    @admin.display(description="review")
+    def review(self, obj: Experience) -> str:
+        return review_panel("experience", obj)
+
     @admin.action(description="Set importance score to the value", permissions=["change"])
     def set_importance(self, request, queryset):
         raw = request.POST.get("value", "").strip()
@@ -270,6 +319,7 @@ class OperatorAgentAdmin(AgentAdmin):
 
 
 for model, admin_class in (
+    (Decision, OperatorDecisionAdmin),
     (Agent, OperatorAgentAdmin),
     (Experience, OperatorExperienceAdmin),
     (Strategy, OperatorStrategyAdmin),

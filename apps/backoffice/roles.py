@@ -1,7 +1,7 @@
 """The operator and auditor roles as Django groups.
 
 - operators: view everything, annotate experiences, manage strategies, adopt or dismiss discrepancies,
-  record cash flows, add model prices.
+  record cash flows, add model prices, review decisions and experiences.
 - auditors: view everything, change nothing.
 Nobody sees exchange secrets: the admin never shows them, whatever the role.
 """
@@ -17,6 +17,7 @@ ROLE_APPS = (
     "strategies",
     "system_events",
     "reconciliation",
+    "journal",
 )
 OPERATOR_EXTRA = (
     ("reconciliation", "change_discrepancy"),  # adopt and dismiss
@@ -25,6 +26,8 @@ OPERATOR_EXTRA = (
     ("strategies", "change_strategy"),
     ("portfolio", "add_cashflow"),  # deposits, withdrawals and transfers no exchange reports
     ("decisions", "add_modelprice"),  # a model's next price
+    ("journal", "add_review"),  # review a decision or an experience
+    ("journal", "change_review"),  # and revise the review
 )
 
 

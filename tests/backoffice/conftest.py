@@ -49,6 +49,9 @@ class World:
     outbox: object
     reconciliation_run: object
     discrepancy: object
+    review: object = None
+    candle: object = None
+    excursion: object = None
 
 
 @pytest.fixture
@@ -81,7 +84,15 @@ def world(db) -> World:
     cash_flow_record(
         exchange=exchange, kind="deposit", currency="USDT", amount=Decimal("1000"), source="admin"
     )
+    from tests.journal.factories import CandleFactory, PositionExcursionFactory, ReviewFactory
+
+    review = ReviewFactory(decision=decision)
+    candle = CandleFactory(exchange=exchange, symbol="ETH/USDT")
+    excursion = PositionExcursionFactory(position=position)
     return World(
+        review=review,
+        candle=candle,
+        excursion=excursion,
         reconciliation_run=discrepancy.run,
         discrepancy=discrepancy,
         exchange=exchange,

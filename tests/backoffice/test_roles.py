@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 VIEWED_APPS = (
     "exchanges", "execution", "portfolio", "decisions", "memory", "strategies", "system_events",
-    "reconciliation",
+    "reconciliation", "journal",
 )  # fmt: skip
 
 
@@ -49,6 +49,8 @@ def test_operators_also_annotate_experiences_manage_strategies_and_act_on_discre
         "reconciliation.change_discrepancy",
         "portfolio.add_cashflow",
         "decisions.add_modelprice",
+        "journal.add_review",
+        "journal.change_review",
     }
     assert codenames("auditors") <= codenames("operators")
 

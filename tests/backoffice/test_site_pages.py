@@ -24,6 +24,8 @@ READ_ONLY = {
     "agents.agentwrite",
     "memory.memoryoutbox",
     "reconciliation.reconciliationrun",
+    "journal.candle",
+    "journal.positionexcursion",
 }
 # Records that are added and never edited: a flow is corrected by its opposite, a price by the next one.
 ADD_ONLY = {"portfolio.cashflow", "decisions.modelprice"}
@@ -32,10 +34,10 @@ NEVER_ADDED = READ_ONLY | {"memory.experience", "agents.agent", "reconciliation.
 # What the roles may see and do (the groups come from the backoffice migration).
 ROLE_APPS = {
     "exchanges", "execution", "portfolio", "decisions", "memory", "strategies", "system_events",
-    "reconciliation",
+    "reconciliation", "journal",
 }  # fmt: skip
-OPERATOR_CHANGES = {"memory.experience", "strategies.strategy", "reconciliation.discrepancy"}
-OPERATOR_ADDS = {"strategies.strategy"} | ADD_ONLY
+OPERATOR_CHANGES = {"memory.experience", "strategies.strategy", "reconciliation.discrepancy", "journal.review"}
+OPERATOR_ADDS = {"strategies.strategy", "journal.review"} | ADD_ONLY
 
 MODELS = {f"{model._meta.app_label}.{model._meta.model_name}": model for model in admin.site._registry}
 ROLES = ["superuser", "operator", "auditor"]

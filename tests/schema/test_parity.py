@@ -263,6 +263,9 @@ ADDED_TABLES = {
     "experience_links": "an experience that nearly duplicates, or supersedes, another (nothing merged)",
     "cash_flows": "deposits, withdrawals and transfers between accounts, each recorded once",
     "model_prices": "each model's token prices from a moment on, never overwritten",
+    "reviews": "an operator's verdict and rubric scores on a decision or an experience, once per subject",
+    "ohlcv_candles": "the exchange's OHLCV bars over each closed position's life, kept to recompute excursions",
+    "position_excursions": "a closed position's planned risk (1 R), R-multiple, MAE and MFE",
 }
 
 

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "apps.memory",
     "apps.strategies",
     "apps.reconciliation",
+    "apps.journal",
     "apps.system_events",
     "apps.operations",
     "apps.agents",
