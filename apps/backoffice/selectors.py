@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from apps.decisions.models import Decision
+from apps.decisions.selectors import by_day, by_model, inference_cost_by_day_and_model
 from apps.exchanges.models import Exchange
 from apps.execution.models import CurrentPosition, Side, Trade
 from apps.portfolio.models import PortfolioSnapshot
 from apps.portfolio.selectors import equity_curve as portfolio_equity_curve
+from apps.portfolio.selectors import recorded_rates
 from apps.reconciliation.models import Discrepancy, DiscrepancyState, ReconciliationRun
+from apps.strategies.models import Strategy
 from apps.strategies.services.metrics import growth_index, return_metrics, time_weighted_returns
 from apps.system_events.models import Severity, SystemEvent
 
@@ -168,3 +172,75 @@ def reconciliation_drift() -> list[AccountDrift]:
         .distinct("exchange_id")
     }
     return [AccountDrift(e, last_runs.get(e.pk), open_counts.get(e.pk, 0)) for e in exchanges]
+
+
+def account_chart(curve: list[EquityPoint]) -> dict:
+    """The dashboard's equity curve for the interactive chart, with buy-and-hold of the benchmark scaled to
+    the first day's value, from the rates the snapshots recorded (none when the first day has no rate)."""
+    currency = settings.PERFORMANCE_BENCHMARK
+    data = {
+        "currency": settings.REPORTING_CURRENCY,
+        "benchmark": f"{currency}/{settings.REPORTING_CURRENCY}",
+        "x": [int(datetime(p.day.year, p.day.month, p.day.day, tzinfo=UTC).timestamp()) for p in curve],
+        "equity": [float(p.total_value) for p in curve],
+        "benchmark_equity": None,
+    }
+    if not curve:
+        return data
+    prices = recorded_rates(currency=currency, start_date=curve[0].day, end_date=curve[-1].day)
+    if curve[0].day in prices:
+        first, last, scaled = prices[curve[0].day], prices[curve[0].day], []
+        for point in curve:
+            last = prices.get(point.day, last)
+            scaled.append(float(curve[0].total_value * last / first))
+        data["benchmark_equity"] = scaled
+    return data
+
+
+@dataclass(frozen=True)
+class InferenceSummary:
+    """The agent's thinking against its results over the last days: per day, model and strategy version."""
+
+    days: list[dict]  # day, pnl (net of cash flows), inference cost, net; newest first
+    models: list[dict]
+    versions: list[dict]  # strategy versions active in the period: decisions, cost, pnl, net
+    cost: Decimal
+    pnl: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.pnl - self.cost
+
+
+def inference_summary(curve: list[EquityPoint], *, days: int = 30) -> InferenceSummary:
+    end = timezone.now().astimezone(UTC)
+    since = (end - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = inference_cost_by_day_and_model(since=since, until=end)
+    costs = by_day(rows)
+    pnl_by_day = {p.day: p.daily_pnl for p in curve if p.day >= since.date()}
+    every_day = sorted(set(costs) | set(pnl_by_day), reverse=True)
+    table = [
+        {"day": day, "pnl": pnl_by_day.get(day, Decimal(0)), "cost": costs.get(day, Decimal(0)),
+         "net": pnl_by_day.get(day, Decimal(0)) - costs.get(day, Decimal(0))}
+        for day in every_day
+    ]  # fmt: skip
+    versions = []
+    for strategy in Strategy.objects.filter(activated_at__isnull=False, activated_at__lt=end).exclude(
+        deactivated_at__lt=since
+    ).order_by("name", "-activated_at"):
+        start = max(since, strategy.activated_at)
+        stop = min(end, strategy.deactivated_at) if strategy.deactivated_at else end
+        spent = inference_cost_by_day_and_model(since=start, until=stop)
+        cost = sum((r.cost for r in spent), Decimal(0))
+        pnl = sum((v for d, v in pnl_by_day.items() if start.date() <= d <= stop.date()), Decimal(0))
+        versions.append(
+            {"strategy": strategy, "decisions": sum(r.decisions for r in spent), "cost": cost, "pnl": pnl,
+             "net": pnl - cost}
+        )  # fmt: skip
+    return InferenceSummary(
+        days=table,
+        models=by_model(rows),
+        versions=versions,
+        cost=sum(costs.values(), Decimal(0)),
+        pnl=sum(pnl_by_day.values(), Decimal(0)),
+    )

@@ -21,7 +21,7 @@ from apps.strategies.services.tearsheet import Tearsheet, tearsheet_build
 
 # The files a downloaded tearsheet carries inside itself (no network, no server needed to open it).
 INLINE_STYLES = ("vendor/uplot/uPlot.min.css", "backoffice/tearsheet.css")
-INLINE_SCRIPTS = ("vendor/uplot/uPlot.iife.min.js", "backoffice/tearsheet.js")
+INLINE_SCRIPTS = ("vendor/uplot/uPlot.iife.min.js", "backoffice/charts.js")
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 

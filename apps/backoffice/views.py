@@ -1,5 +1,8 @@
 """The dashboard: how is the agent doing, at a glance."""
 
+import json
+
+from django.conf import settings
 from django.contrib import admin
 from django.template.response import TemplateResponse
 
@@ -31,5 +34,8 @@ def dashboard(request):
         "decisions": selectors.recent_decisions(),
         "events": selectors.events_by_severity(hours=24),
         "drift": selectors.reconciliation_drift(),
+        "equity_json": json.dumps(selectors.account_chart(curve)),
+        "inference": selectors.inference_summary(curve, days=30),
+        "currency": settings.REPORTING_CURRENCY,
     }
     return TemplateResponse(request, "admin/backoffice/dashboard.html", context)

@@ -91,3 +91,25 @@ def equity_curve(
             curve[snapshot_date] = sum(latest.values(), Decimal(0))
             flows[snapshot_date] = flows.get(snapshot_date, Decimal(0)) + (net_flow or 0)
     return [CurvePoint(day, value, flows[day]) for day, value in sorted(curve.items())]
+
+
+def recorded_rates(
+    *, currency: str, start_date: date, end_date: date, exchange_ids: Iterable[int] | None = None
+) -> dict[date, Decimal]:
+    """The rate of `currency` each day's snapshots recorded (portfolio_snapshots.rates), the first exchange's
+    when several did: the prices the snapshots were valued with, for a benchmark on the same footing."""
+    from django.db.models.fields.json import KT
+
+    snapshots = PortfolioSnapshot.objects.filter(
+        snapshot_date__gte=start_date, snapshot_date__lte=end_date, rates__has_key=currency
+    )
+    if exchange_ids is not None:
+        snapshots = snapshots.filter(exchange_id__in=list(exchange_ids))
+    prices: dict[date, Decimal] = {}
+    for day, rate in (
+        snapshots.annotate(rate=KT(f"rates__{currency}__rate"))
+        .order_by("snapshot_date", "exchange_id")
+        .values_list("snapshot_date", "rate")
+    ):
+        prices.setdefault(day, Decimal(rate))
+    return prices

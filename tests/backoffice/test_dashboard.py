@@ -149,3 +149,39 @@ def test_the_dashboard_is_for_staff_only(client, django_user_model):
 
 def test_the_index_links_to_the_dashboard(root_client):
     assert f'href="{DASHBOARD}"' in root_client.get(reverse("admin:index")).content.decode()
+
+
+def test_the_dashboard_nets_pnl_of_inference_cost_and_overlays_the_benchmark(root_client, db):
+    import json
+    from datetime import UTC, datetime
+
+    from apps.decisions.costs import model_price_add
+    from apps.strategies.models import Strategy
+
+    today = timezone.now().astimezone(UTC).date()
+    binance = ExchangeFactory(name="binance")
+    for days_ago, (total, pnl, btc) in enumerate([("10300", "300", "66000"), ("10000", "0", "60000")]):
+        PortfolioSnapshotFactory(
+            exchange=binance, snapshot_date=today - timedelta(days=days_ago), total_value=Decimal(total),
+            daily_pnl=Decimal(pnl), rates={"BTC": {"rate": btc, "source": "given"}},
+        )  # fmt: skip
+    model_price_add(model="gpt-4o", input_per_million=Decimal("2.5"), output_per_million=Decimal("10"),
+                    effective_from=timezone.now() - timedelta(days=400))  # fmt: skip
+    moment = datetime.combine(today, datetime.min.time(), tzinfo=UTC) + timedelta(minutes=1)
+    DecisionFactory(model_used="gpt-4o", input_tokens=None, output_tokens=None, tokens_used=1_000_000,
+                    timestamp=int(moment.timestamp() * 1000), datetime=moment)  # fmt: skip
+    from apps.decisions.costs import decisions_reprice
+
+    decisions_reprice()
+    Strategy.objects.create(name="trend", version="1.0", config={}, is_active=True,
+                            activated_at=timezone.now() - timedelta(days=3))  # fmt: skip
+
+    page = root_client.get(DASHBOARD)
+    html = page.content.decode()
+    assert "PnL net of inference cost, last 30 days (UTC)" in html
+    assert "PnL 300.00 \u2212 inference 10.00 = " in html and "290.00 USDT" in html
+    assert reverse("admin:tearsheet", args=[Strategy.objects.get().pk]) in html
+    data = json.loads(page.context["equity_json"])
+    assert data["equity"] == [10000.0, 10300.0]
+    assert data["benchmark_equity"] == [10000.0, 11000.0]  # BTC's +10% on the first day's value
+    assert "svg.chart text { fill: var(--body-fg); }" in html  # axis labels readable on a dark background

@@ -23,11 +23,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models.fields.json import KT
 
 from apps.decisions.selectors import by_day, by_model, inference_cost_by_day_and_model
-from apps.portfolio.models import PortfolioSnapshot
-from apps.portfolio.selectors import equity_curve
+from apps.portfolio.selectors import equity_curve, recorded_rates
 from apps.strategies.models import Strategy
 
 from . import analytics, metrics
@@ -170,18 +168,9 @@ def _benchmark(sheet: Tearsheet, exchange_ids: list[int] | None) -> None:
     """Buy-and-hold of the benchmark from its rates in the scope's snapshots, carried forward over a day
     without one; missing on the first day, there is no benchmark (and the note says so)."""
     currency = settings.PERFORMANCE_BENCHMARK
-    snapshots = PortfolioSnapshot.objects.filter(
-        snapshot_date__gte=sheet.start, snapshot_date__lte=sheet.end, rates__has_key=currency
+    prices = recorded_rates(
+        currency=currency, start_date=sheet.start, end_date=sheet.end, exchange_ids=exchange_ids
     )
-    if exchange_ids is not None:
-        snapshots = snapshots.filter(exchange_id__in=exchange_ids)
-    prices: dict[date, Decimal] = {}
-    for day, rate in (
-        snapshots.annotate(rate=KT(f"rates__{currency}__rate"))
-        .order_by("snapshot_date", "exchange_id")
-        .values_list("snapshot_date", "rate")
-    ):
-        prices.setdefault(day, Decimal(rate))
     if not sheet.days:
         return
     if sheet.days[0] not in prices:

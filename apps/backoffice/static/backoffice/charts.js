@@ -1,4 +1,5 @@
-/* The tearsheet's charts, drawn with uPlot from the JSON the page carries (#tearsheet-data).
+/* The back-office's interactive charts (the tearsheet's, the dashboard's equity curve), drawn with uPlot from
+   the JSON the page carries (#tearsheet-data, #dashboard-data).
    Colours come from the admin's CSS variables and are re-read when the theme changes, so the axes and
    labels stay readable in dark mode. No network, no inline handlers (the Content-Security-Policy holds). */
 (function () {
@@ -32,6 +33,12 @@
       if (data.benchmark_index) { series.push({ label: "buy-and-hold " + data.benchmark, stroke: BENCH, width: 1.5, value: fmt(4) }); values.push(data.benchmark_index); }
       return [Object.assign(base, { series: series, axes: axes(colours, "growth of 1") }), values];
     }
+    if (kind === "account-equity") {
+      const series = [{ label: "day" }, { label: "total value", stroke: LINE, width: 2, value: fmt(2) }];
+      const values = [data.x, data.equity];
+      if (data.benchmark_equity) { series.push({ label: "buy-and-hold " + data.benchmark, stroke: BENCH, width: 1.5, value: fmt(2) }); values.push(data.benchmark_equity); }
+      return [Object.assign(base, { series: series, axes: axes(colours, data.currency) }), values];
+    }
     if (kind === "drawdown") {
       return [Object.assign(base, { series: [{ label: "day" }, { label: "drawdown", stroke: LOSS, fill: "rgba(214,69,69,0.25)", value: fmt(2, "%") }], axes: axes(colours, "%") }), [data.x, data.drawdown]];
     }
@@ -60,11 +67,12 @@
   }
 
   function draw() {
-    const source = document.getElementById("tearsheet-data");
-    if (!source || typeof uPlot === "undefined") return;
-    const data = JSON.parse(source.textContent);
+    if (typeof uPlot === "undefined") return;
     const colours = palette();
     document.querySelectorAll(".ts-chart").forEach((el) => {
+      const source = document.getElementById(el.dataset.source || "tearsheet-data");
+      if (!source) return;
+      const data = JSON.parse(source.textContent);
       el.replaceChildren();
       const kind = el.dataset.chart;
       if ((kind === "pnl" ? data.pnl_x : data.x).length < 2) { el.textContent = "Not enough days to draw."; return; }
