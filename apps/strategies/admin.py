@@ -2,6 +2,8 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
 
 from apps.common.admin import ReadOnlyAdmin, pretty_json
 
@@ -47,10 +49,11 @@ class StrategyAdmin(admin.ModelAdmin):
         "total_trades",
         "win_rate",
         "total_return",
+        "tearsheet_link",
     ]
     fields = [
         "name", "version", "description", "config", "reason_for_update", "is_active", "activated_at",
-        "deactivated_at", "total_trades", "win_rate", "total_return",
+        "deactivated_at", "total_trades", "win_rate", "total_return", "tearsheet_link",
     ]  # fmt: skip
     inlines = [PerformanceMetricsInline]
     actions = ["activate", "deactivate"]
@@ -61,6 +64,16 @@ class StrategyAdmin(admin.ModelAdmin):
             # values the add page can display, and activation is the "Activate" action's job.
             return ["name", "version", "description", "config", "reason_for_update"]
         return super().get_fields(request, obj)
+
+    @admin.display(description="tearsheet")
+    def tearsheet_link(self, obj: Strategy) -> str:
+        if obj.pk is None:
+            return "—"
+        return format_html(
+            '<a href="{}">The tearsheet of this version</a> (equity against buy-and-hold BTC, drawdowns, '
+            "monthly returns, risk figures, PnL net of inference cost; downloadable as one HTML file)",
+            reverse("admin:tearsheet", args=[obj.pk]),
+        )
 
     @admin.action(
         description="Activate the selected version (deactivates the other versions)", permissions=["change"]

@@ -197,3 +197,11 @@ def test_a_user_without_the_strategies_view_permission_is_refused(account, clien
     user = django_user_model.objects.create_user("nobody", password="pw-123456!", is_staff=True)
     client.force_login(user)
     assert client.get(reverse("admin:tearsheet", args=[strategy.pk])).status_code == 403
+
+
+def test_the_strategy_page_links_to_its_tearsheet(account, client, django_user_model):
+    _, strategy, *_ = account
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "pw-123456!")
+    client.force_login(root)
+    page = client.get(reverse("admin:strategies_strategy_change", args=[strategy.pk]))
+    assert reverse("admin:tearsheet", args=[strategy.pk]) in page.content.decode()
