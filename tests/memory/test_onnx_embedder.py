@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.memory.models import Experience
-from apps.memory.services import embeddings, long_term
+from apps.memory.services import embeddings, long_term, onnx_int8
 from apps.memory.services.embeddings import ONNX_MODEL_SHA256, OnnxEmbedder, default_onnx_model_path
 from apps.memory.services.recall import memory_recall
 from tests.factories import ExperienceFactory
@@ -20,8 +20,13 @@ UNRELATED = "The exchange API key was rotated after the quarterly security revie
 
 
 @pytest.fixture(scope="module")
-def onnx():
-    return OnnxEmbedder()
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def onnx(cache):
+    return OnnxEmbedder(cache_dir=str(cache))
 
 
 def _dot(a, b):
@@ -36,6 +41,34 @@ def test_the_model_embeds_meaning_not_words(onnx):
     # The paraphrase shares almost no words with the first text, yet is far closer than the unrelated one.
     assert _dot(first, paraphrase) > 0.6
     assert _dot(first, unrelated) < 0.3
+
+
+def test_int8_kernels_give_the_float_weights_vectors(onnx):
+    floats = OnnxEmbedder(int8_kernels=False)
+    texts = [*PARAPHRASE, UNRELATED, "ETH funding negative while shorts pile in"]
+
+    assert onnx.int8_kernels is True and floats.int8_kernels is False
+    for a, b in zip(onnx.embed(texts), floats.embed(texts), strict=True):
+        assert _dot(a, b) > 0.999
+
+
+def test_the_rewritten_model_is_cached_and_rebuilt_when_damaged(onnx, cache, monkeypatch):
+    (model,) = cache.glob("*.onnx")
+    built = model.stat().st_mtime_ns
+
+    def no_rewrite(source):
+        raise AssertionError("the cached model should have been used")
+
+    monkeypatch.setattr(onnx_int8, "rewrite", no_rewrite)
+    assert OnnxEmbedder(cache_dir=str(cache)).int8_kernels is True
+    assert model.stat().st_mtime_ns == built
+
+    monkeypatch.undo()
+    model.write_bytes(model.read_bytes()[:-100])  # truncated: its checksum no longer matches the record
+    again = OnnxEmbedder(cache_dir=str(cache))
+    assert again.int8_kernels is True
+    assert model.stat().st_mtime_ns != built
+    assert abs(_dot(again.embed_one(PARAPHRASE[0]), onnx.embed_one(PARAPHRASE[0])) - 1) < 1e-5
 
 
 def test_a_batch_gives_each_text_the_vector_it_gets_alone(onnx):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 import math
 import re
 import threading
@@ -30,6 +31,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from .errors import EmbeddingError
+
+logger = logging.getLogger("tradeoffice.memory.embeddings")
 
 if TYPE_CHECKING:
     import httpx
@@ -299,6 +302,8 @@ class OnnxEmbedder(Embedder):
         tokenizer_sha256: str = ONNX_TOKENIZER_SHA256,
         threads: int = 1,
         dimension: int | None = None,
+        int8_kernels: bool = True,
+        cache_dir: str = "",
     ) -> None:
         if dimension is not None and dimension != ONNX_DIMENSION:
             raise ImproperlyConfigured(
@@ -317,11 +322,12 @@ class OnnxEmbedder(Embedder):
             raise ImproperlyConfigured(
                 f"The tokenizer {tokenizer_file} is missing; set MEMORY_ONNX_TOKENIZER_PATH."
             )
+        checksums = {}
         for what, path, expected in (
             ("model", model, model_sha256),
             ("tokenizer", tokenizer_file, tokenizer_sha256),
         ):
-            actual = sha256_of(path)
+            actual = checksums[what] = sha256_of(path)
             if expected and actual != expected.lower():
                 raise ImproperlyConfigured(
                     f"The ONNX {what} file {path} has SHA-256 {actual}, not the expected {expected}: it is "
@@ -339,6 +345,7 @@ class OnnxEmbedder(Embedder):
                 f"MEMORY_EMBEDDER is 'onnx' but {exc.name} is not installed: "
                 "pip install -r requirements/base.txt"
             ) from exc
+        actual_model_sha256 = checksums["model"]
         self._np = numpy
         self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self._tokenizer.enable_truncation(max_length=ONNX_MAX_TOKENS)
@@ -350,9 +357,21 @@ class OnnxEmbedder(Embedder):
         options.log_severity_level = 3
         # The session's own arena would keep the largest batch's buffers for the worker's life.
         options.enable_cpu_mem_arena = False
+        session_model = model
+        if int8_kernels:
+            try:
+                from .onnx_int8 import int8_model_path
+
+                session_model = (
+                    int8_model_path(source=model, source_sha256=actual_model_sha256, cache_dir=cache_dir)
+                    or model
+                )
+            except ImportError:
+                logger.warning("onnx is not installed: the ONNX model runs with float weights (more memory).")
         self._session = onnxruntime.InferenceSession(
-            str(model), sess_options=options, providers=["CPUExecutionProvider"]
+            str(session_model), sess_options=options, providers=["CPUExecutionProvider"]
         )
+        self.int8_kernels = session_model != model
         self._inputs = {item.name for item in self._session.get_inputs()}
         # Building the session folds the int8 weights into float ones and frees the scaffolding; glibc
         # keeps what was freed (about 50 MB) unless asked to hand it back.
@@ -428,6 +447,8 @@ def build_embedder() -> Embedder:
             tokenizer_sha256=settings.MEMORY_ONNX_TOKENIZER_SHA256,
             threads=onnx_threads(),
             dimension=dimension,
+            int8_kernels=bool(getattr(settings, "MEMORY_ONNX_INT8_KERNELS", True)),
+            cache_dir=settings.MEMORY_ONNX_CACHE_DIR or str(Path(settings.VAR_DIR) / "models"),
         )
     if choice == "hashing":
         return HashingEmbedder(dimension=dimension or HASHING_DEFAULT_DIMENSION)
