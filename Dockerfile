@@ -20,12 +20,16 @@ COPY clients/ clients/
 RUN pip install -r requirements/prod.txt
 
 COPY --chown=tradeoffice:tradeoffice . .
-# collectstatic needs settings that import; these placeholder values exist only for this build step.
+# collectstatic needs settings that import; these placeholder values exist only for this build step. Building the
+# ONNX embedder once checks the model's checksums and caches its int8-kernel rewrite in var/models, so workers
+# load it without importing the graph editor.
 RUN DJANGO_SECRET_KEY=build-only-placeholder-build-only-placeholder-build-only \
     FIELD_ENCRYPTION_KEYS=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
     QDRANT_URL=http://localhost:6333 \
-    python manage.py collectstatic --no-input
+    sh -c 'python manage.py collectstatic --no-input \
+    && python -c "import django; django.setup(); from apps.memory.services.embeddings import build_embedder; build_embedder()"' \
+    && mkdir -p var && chown -R tradeoffice:tradeoffice var
 
 USER tradeoffice
 EXPOSE 8000
