@@ -14,7 +14,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from django.db import transaction
 
 from apps.common.clock import to_ms
-from apps.decisions.models import Decision, DecisionLayer
+from apps.decisions.costs import model_price_add
+from apps.decisions.models import Decision, DecisionLayer, ModelPrice
 from apps.exchanges.models import Exchange
 from apps.exchanges.services import exchange_register
 from apps.execution.models import Order, OrderStatus, OrderType, Position, Side, Trade
@@ -103,7 +104,25 @@ def demo_seed() -> SeedReport:
         ("system events", SystemEvent, world.events),
     ):
         created[label] = _insert_missing(model, rows)
+    created["model prices"] = _model_prices(since=exchange.created_at - timedelta(days=DEMO_DAYS + 1))
     return SeedReport(created=created)
+
+
+# The demo agent's models at list prices per million tokens (input, output), so its decisions have a cost.
+DEMO_MODEL_PRICES = {
+    "gpt-4o": (Decimal("2.50"), Decimal("10.00")),
+    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
+}
+
+
+def _model_prices(*, since: datetime) -> int:
+    added = 0
+    for model, (input_price, output_price) in DEMO_MODEL_PRICES.items():
+        if not ModelPrice.objects.filter(model=model).exists():
+            model_price_add(model=model, input_per_million=input_price, output_per_million=output_price,
+                            effective_from=since, note="list price (demo)")  # fmt: skip
+            added += 1
+    return added
 
 
 def _insert_missing(model, rows) -> int:
@@ -604,6 +623,8 @@ def _snapshots(
                     }
                     for p in held
                 ],
+                reporting_currency="USDT",
+                rates={"BTC": {"rate": str(prices["BTC/USDT"][index]), "source": "the demo's BTC price"}},
                 snapshot_date=day,
                 timestamp=to_ms(moment),
                 datetime=moment,
