@@ -2,6 +2,11 @@
 
     .venv/bin/python bench/run_all.py            (make bench)
     .venv/bin/python bench/run_all.py --quick    (a tenth of the sizes: a smoke run, not the figures)
+    .venv/bin/python bench/run_all.py --only tearsheet.py realized_pnl.py   (those again, the others kept)
+
+Each benchmark's last full-size run is kept in bench/results.json (its figures, its time, the machine and the
+date), and bench/results.md is written from it: a run of some benchmarks replaces theirs and keeps the
+others', each row saying which run it comes from. A figure and its baseline always come from one run.
 
 Each benchmark runs as its own process, one after the other, against scratch databases (bench_*) and
 Redis database 8. A benchmark that fails is reported with the end of its output and the others still run.
@@ -25,6 +30,7 @@ from _common import POSTGRES_SERVER, REDIS_URL, ROOT, database_url
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results.md"
+RECORD = BENCH / "results.json"
 
 # (script, target number in the issue, arguments, arguments for --quick)
 BENCHMARKS = [
@@ -125,7 +131,17 @@ def cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def write_results(facts: dict, runs: list, *, quick: bool, total: float) -> None:
+def load_record() -> dict:
+    try:
+        return json.loads(RECORD.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def write_results(record: dict, *, quick: bool) -> None:
+    """bench/results.md from the record: {script: {number, result, seconds, output, date, machine}}."""
+    runs = sorted(record.items(), key=lambda item: (item[1]["number"], item[0]))
+    dates = sorted({entry["date"] for _, entry in runs})
     lines = [
         "# Benchmark results",
         "",
@@ -136,26 +152,41 @@ def write_results(facts: dict, runs: list, *, quick: bool, total: float) -> None
     ]
     if quick:
         lines += ["**Quick run (a tenth of the sizes): a smoke test, not the figures.**", ""]
-    lines += ["| machine | |", "|---|---|"]
-    lines += [f"| {name} | {cell(value)} |" for name, value in facts.items()]
-    lines += [f"| total time | {total / 60:.1f} min |", ""]
-    lines += ["| # | figure | result | baseline (same run) | target | met |", "|---|---|---|---|---|---|"]
-    for script, number, result, _, _ in sorted(runs, key=lambda run: run[1]):
+    if len(dates) > 1:
+        lines += [
+            f"These figures come from {len(dates)} runs ({', '.join(dates)}): `run_all.py --only` ran some "
+            "benchmarks again and kept the others'. The `run` column says which.",
+            "",
+        ]
+    machines = {}
+    for _, entry in runs:
+        machines.setdefault(entry["date"], entry["machine"])
+    for date, facts in machines.items():
+        lines += [f"| machine ({date}) | |", "|---|---|"]
+        lines += [f"| {name} | {cell(value)} |" for name, value in facts.items() if name != "date"]
+        lines.append("")
+    lines += [
+        "| # | figure | result | baseline (same run) | target | met | run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for script, entry in runs:
+        result, number, date = entry["result"], entry["number"], entry["date"]
         if result is None:
-            lines.append(f"| {number} | {script} | **failed** (see below) | | | no |")
+            lines.append(f"| {number} | {script} | **failed** (see below) | | | no | {date} |")
             continue
         for figure in result["figures"]:
             met = {True: "yes", False: "**no**", None: "-"}[figure["met"]]
             lines.append(
                 f"| {number} | {cell(figure['figure'])} | {cell(figure['result'])} "
-                f"| {cell(figure['baseline'])} | {cell(figure['target'])} | {met} |"
+                f"| {cell(figure['baseline'])} | {cell(figure['target'])} | {met} | {date} |"
             )
     lines += ["", "## Details", ""]
-    for script, number, result, seconds, output in sorted(runs, key=lambda run: run[1]):
-        lines.append(f"### {number}. {script} ({seconds:.0f} s)")
+    for script, entry in runs:
+        result = entry["result"]
+        lines.append(f"### {entry['number']}. {script} ({entry['seconds']:.0f} s, {entry['date']})")
         lines.append("")
         if result is None:
-            lines += ["Failed. The end of its output:", "", "```", output[-3000:].strip(), "```", ""]
+            lines += ["Failed. The end of its output:", "", "```", entry["output"][-3000:].strip(), "```", ""]
             continue
         for figure in result["figures"]:
             if figure.get("detail"):
@@ -176,18 +207,30 @@ def main() -> int:
     print(f"PostgreSQL at {POSTGRES_SERVER.split('@')[-1]}, Redis {REDIS_URL.split('@')[-1]}")
     for name, value in facts.items():
         print(f"  {name}: {value}")
-    runs = []
+    unknown = sorted(set(options.only or []) - {script for script, *_ in BENCHMARKS})
+    if unknown:
+        arguments.error(f"no benchmark named {', '.join(unknown)}")
+    # A quick run is a smoke test: it never replaces the full-size figures kept in the record.
+    known = {script for script, *_ in BENCHMARKS}
+    record = {} if options.quick else {k: v for k, v in load_record().items() if k in known}
+    failed = False
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-logs-") as logs:
         for script, number, full, quick in BENCHMARKS:
             if options.only and script not in options.only:
                 continue
             result, seconds, output = run(script, quick if options.quick else full, Path(logs))
-            runs.append((script, number, result, seconds, output))
+            failed |= result is None
+            record[script] = {
+                "number": number, "result": result, "seconds": seconds, "output": output[-3000:],
+                "date": facts["date"], "machine": facts,
+            }  # fmt: skip
+            if not options.quick:  # kept after each benchmark: a run cut short keeps what it measured
+                RECORD.write_text(json.dumps(record, indent=1))
     total = time.monotonic() - started
-    write_results(facts, runs, quick=options.quick, total=total)
-    print(f"\nwrote {RESULTS.relative_to(ROOT)} ({total / 60:.1f} min)")
-    return 1 if any(result is None for _, _, result, _, _ in runs) else 0
+    write_results(record, quick=options.quick)
+    print(f"\nwrote {RESULTS.relative_to(ROOT)} ({total / 60:.1f} min this run)")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -19,7 +19,16 @@ from apps.agents.admin import AgentAdmin
 from apps.agents.models import Agent
 from apps.agents.services import agent_revoke
 from apps.backoffice.admin import DecisionAdmin
+from apps.backoffice.figures import (
+    FiguresChangeListMixin,
+    decision_strip,
+    experience_strip,
+    position_strip,
+    trade_strip,
+)
 from apps.decisions.models import Decision
+from apps.execution.admin import PositionAdmin, TradeAdmin
+from apps.execution.models import Position, Trade
 from apps.journal.models import Review
 from apps.memory.admin import ExperienceAdmin
 from apps.memory.models import Experience
@@ -65,7 +74,8 @@ def review_panel(subject: str, obj) -> str:
     )
 
 
-class OperatorDecisionAdmin(DecisionAdmin):
+class OperatorDecisionAdmin(FiguresChangeListMixin, DecisionAdmin):
+    figures_of = staticmethod(decision_strip)
     fieldsets = [*DecisionAdmin.fieldsets, ("The operator's review", {"fields": ["review"]})]
     readonly_fields = [*DecisionAdmin.readonly_fields, "review"]
 
@@ -77,7 +87,8 @@ class OperatorDecisionAdmin(DecisionAdmin):
 # --- experiences -------------------------------------------------------------------------------------
 
 
-class OperatorExperienceAdmin(ExperienceAdmin):
+class OperatorExperienceAdmin(FiguresChangeListMixin, ExperienceAdmin):
+    figures_of = staticmethod(experience_strip)
     fieldsets = [*ExperienceAdmin.fieldsets[:3], ("The operator's review", {"fields": ["review"]}),
                  *ExperienceAdmin.fieldsets[3:]]  # fmt: skip
     readonly_fields = [*ExperienceAdmin.readonly_fields, "review"]
@@ -302,6 +313,17 @@ class OperatorDiscrepancyAdmin(DiscrepancyAdmin):
         self.message_user(request, f"{count} dismissed.")
 
 
+# --- positions and trades: figures for what is filtered ---------------------------------------------
+
+
+class JournalPositionAdmin(FiguresChangeListMixin, PositionAdmin):
+    figures_of = staticmethod(position_strip)
+
+
+class JournalTradeAdmin(FiguresChangeListMixin, TradeAdmin):
+    figures_of = staticmethod(trade_strip)
+
+
 # --- agents ------------------------------------------------------------------------------------------
 
 
@@ -320,6 +342,8 @@ class OperatorAgentAdmin(AgentAdmin):
 
 for model, admin_class in (
     (Decision, OperatorDecisionAdmin),
+    (Position, JournalPositionAdmin),
+    (Trade, JournalTradeAdmin),
     (Agent, OperatorAgentAdmin),
     (Experience, OperatorExperienceAdmin),
     (Strategy, OperatorStrategyAdmin),

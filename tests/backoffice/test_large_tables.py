@@ -34,8 +34,9 @@ LARGE = {
     "system_events_systemevent": SystemEvent,
 }
 # Session, user, the exchange filter's choices, the count (estimate or capped), the page, and the date
-# hierarchy's range and steps: the same whatever the page size or the table size.
-MAX_QUERIES = 8
+# hierarchy's range and steps, the figures of the filtered rows: the same whatever the page size or the
+# table size.
+MAX_QUERIES = 9
 
 
 def fill(rows: int) -> None:
@@ -56,10 +57,18 @@ def test_the_big_tables_use_the_large_table_admin():
         assert model_admin.show_facets is admin.ShowFacets.NEVER
 
 
+# The figures above a changelist (apps/journal/selectors/figures.py) aggregate every row the filters
+# select, the whole table when nothing is filtered: the one deliberate scan, timed by
+# bench/changelist_figures.py. Its aliases say which query it is.
+FIGURES_QUERY = re.compile(r'AS "figures_count"')
+
+
 def full_table_counts(queries) -> list[str]:
     """COUNT(*)s with neither a WHERE nor a LIMIT anywhere: a scan of the whole table."""
     found = []
     for query in queries:
+        if FIGURES_QUERY.search(query["sql"]):
+            continue
         # A FILTER (WHERE ...) inside COUNT() limits what is counted, not what is scanned.
         sql = re.sub(r"FILTER \(WHERE [^)]*\)", "", query["sql"])
         if re.search(r"COUNT\(", sql, re.IGNORECASE) and not re.search(r"\b(WHERE|LIMIT)\b", sql):

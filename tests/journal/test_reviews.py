@@ -17,23 +17,13 @@ from apps.journal.services.reviews import review_record
 from apps.memory.models import Experience, ImportanceChange
 from apps.system_events.models import SystemEvent
 from tests.agents.factories import AgentFactory
-from tests.backoffice.conftest import PASSWORD, _staff
+from tests.backoffice.conftest import PASSWORD
 from tests.factories import DecisionFactory, ExperienceFactory
 
 pytestmark = pytest.mark.django_db
 
 QUEUE = reverse("admin:journal_review_queue")
 ADD = reverse("admin:journal_review_add")
-
-
-@pytest.fixture
-def operator(db):
-    return _staff("olivia", "operators")
-
-
-@pytest.fixture
-def auditor(db):
-    return _staff("aaron", "auditors")
 
 
 @pytest.fixture
