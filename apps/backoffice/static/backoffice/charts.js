@@ -78,6 +78,7 @@
       if ((kind === "pnl" ? data.pnl_x : data.x).length < 2) { el.textContent = "Not enough days to draw."; return; }
       const built = build(kind, data, colours, Math.max(el.clientWidth, 320));
       if (built) new uPlot(built[0], built[1], el);
+      el.dataset.axisColour = colours.fg;  // what the axes were drawn in (the theme's text colour)
     });
   }
 
