@@ -135,3 +135,20 @@ def test_the_charts_draw_in_both_themes_without_a_script_error(browser, live_ser
     assert set(charts_drawn(browser)) == {"account-equity"}
     browser.save_screenshot(str(ARTIFACTS / "03-dashboard-dark.png"))
     assert script_errors(browser) == []
+
+
+def test_the_downloaded_tearsheet_draws_from_disk_with_no_network(
+    browser, live_server, desk, client, tmp_path
+):
+    operator = User.objects.get(username="otto")
+    client.force_login(operator)
+    download = client.get(f"/admin/tearsheet/{desk.pk}/", {"download": "1"})
+    page = tmp_path / "tearsheet.html"
+    page.write_bytes(download.content)
+    live_server_url = live_server.url  # the file must not need it
+    browser.get(page.as_uri())
+    drawn = charts_drawn(browser)
+    assert set(drawn) == {"equity", "drawdown", "rolling", "histogram", "pnl"}
+    browser.save_screenshot(str(ARTIFACTS / "04-downloaded-file.png"))
+    assert live_server_url not in download.content.decode()
+    assert script_errors(browser) == []
