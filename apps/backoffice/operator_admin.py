@@ -29,6 +29,7 @@ from apps.backoffice.figures import (
 from apps.decisions.models import Decision
 from apps.execution.admin import PositionAdmin, TradeAdmin
 from apps.execution.models import Position, Trade
+from apps.journal.admin_filters import STATS_FILTERS
 from apps.journal.models import Review
 from apps.memory.admin import ExperienceAdmin
 from apps.memory.models import Experience
@@ -89,6 +90,8 @@ class OperatorDecisionAdmin(FiguresChangeListMixin, DecisionAdmin):
 
 class OperatorExperienceAdmin(FiguresChangeListMixin, ExperienceAdmin):
     figures_of = staticmethod(experience_strip)
+    # The stats pages link here with these (apps/journal/admin_filters.py).
+    list_filter = [*ExperienceAdmin.list_filter, *STATS_FILTERS]
     fieldsets = [*ExperienceAdmin.fieldsets[:3], ("The operator's review", {"fields": ["review"]}),
                  *ExperienceAdmin.fieldsets[3:]]  # fmt: skip
     readonly_fields = [*ExperienceAdmin.readonly_fields, "review"]

@@ -30,11 +30,14 @@ class BackofficeSite(admin.AdminSite):
         return super().register(model_or_iterable, audited(admin_class or ModelAdmin), **options)
 
     def get_urls(self):
+        from .journal_views import calendar_view, stats_view
         from .tearsheets import tearsheet_view
         from .views import dashboard
 
         return [
             path("dashboard/", self.admin_view(dashboard), name="dashboard"),
+            path("journal/stats/", self.admin_view(stats_view), name="journal_stats"),
+            path("journal/calendar/", self.admin_view(calendar_view), name="journal_calendar"),
             path("tearsheet/<int:strategy_id>/", self.admin_view(tearsheet_view), name="tearsheet"),
             *super().get_urls(),
         ]
