@@ -157,7 +157,13 @@ class _Echo:
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+# A list of words or sentences (tags, lessons, tools) reads as plain text in a spreadsheet cell.
+LIST_SEPARATOR = "; "
+
+
 def _cell(value):
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        value = LIST_SEPARATOR.join(value)
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     if isinstance(value, dict | list):

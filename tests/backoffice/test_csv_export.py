@@ -55,12 +55,13 @@ def test_trades_decisions_and_experiences_export(root_client, world):
     assert decisions[0] == DECISION_CSV_FIELDS
     row = dict(zip(decisions[0], decisions[1], strict=True))
     assert row["thought_process"] == world.decision.thought_process
-    assert row["tools_used"] == '["get_ticker", "get_indicators"]'  # lists as JSON
+    assert row["tools_used"] == "get_ticker; get_indicators"  # a list of words as plain text
 
     experiences = read(export(root_client, "memory_experience", [world.experience.pk]))
     assert experiences[0] == EXPERIENCE_CSV_FIELDS
     row = dict(zip(experiences[0], experiences[1], strict=True))
-    assert row["lessons_learned"] == '["Wait for confirmation"]'
+    assert row["lessons_learned"] == "Wait for confirmation"
+    assert row["situation_tags"] == "btc; oversold; reversal"  # plain text, not ["btc", ...]
     assert row["pnl"] == "125.50000000"
 
 
