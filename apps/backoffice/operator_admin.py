@@ -26,9 +26,16 @@ from apps.backoffice.figures import (
     position_strip,
     trade_strip,
 )
+from apps.backoffice.readable import (
+    fee_column,
+    money_column,
+    percent_column,
+    quantity_column,
+    utc_column,
+)
 from apps.decisions.models import Decision
-from apps.execution.admin import PositionAdmin, TradeAdmin
-from apps.execution.models import Position, Trade
+from apps.execution.admin import OrderAdmin, PositionAdmin, TradeAdmin
+from apps.execution.models import Order, Position, Trade
 from apps.journal.admin_filters import STATS_FILTERS
 from apps.journal.models import Review
 from apps.memory.admin import ExperienceAdmin
@@ -77,6 +84,14 @@ def review_panel(subject: str, obj) -> str:
 
 class OperatorDecisionAdmin(FiguresChangeListMixin, DecisionAdmin):
     figures_of = staticmethod(decision_strip)
+    list_display = [
+        "id", "decision_layer", "decision_preview", "model_used", "tokens_used", "cost_shown", "latency_ms",
+        "datetime_utc",
+    ]  # fmt: skip
+    cost_shown = money_column(
+        "inference_cost", "inference cost", signed=False, places=4, currency=lambda o: None
+    )
+    datetime_utc = utc_column("datetime", "time")
     fieldsets = [*DecisionAdmin.fieldsets, ("The operator's review", {"fields": ["review"]})]
     readonly_fields = [*DecisionAdmin.readonly_fields, "review"]
 
@@ -92,6 +107,13 @@ class OperatorExperienceAdmin(FiguresChangeListMixin, ExperienceAdmin):
     figures_of = staticmethod(experience_strip)
     # The stats pages link here with these (apps/journal/admin_filters.py).
     list_filter = [*ExperienceAdmin.list_filter, *STATS_FILTERS]
+    list_display = [
+        "id", "datetime_utc", "symbol", "outcome", "pnl_shown", "pnl_percentage_shown", "importance_score",
+        "tags",
+    ]  # fmt: skip
+    datetime_utc = utc_column("datetime", "time")
+    pnl_shown = money_column("pnl", "PnL")
+    pnl_percentage_shown = percent_column("pnl_percentage", "PnL %")
     fieldsets = [*ExperienceAdmin.fieldsets[:3], ("The operator's review", {"fields": ["review"]}),
                  *ExperienceAdmin.fieldsets[3:]]  # fmt: skip
     readonly_fields = [*ExperienceAdmin.readonly_fields, "review"]
@@ -321,10 +343,52 @@ class OperatorDiscrepancyAdmin(DiscrepancyAdmin):
 
 class JournalPositionAdmin(FiguresChangeListMixin, PositionAdmin):
     figures_of = staticmethod(position_strip)
+    list_display = [
+        "symbol", "exchange", "side", "amount_shown", "entry_price_shown", "current_price_shown",
+        "value_shown", "unrealized_shown", "unrealized_percent_shown", "realized_shown", "is_open",
+        "opened_utc", "closed_utc",
+    ]  # fmt: skip
+    amount_shown = quantity_column("amount", "amount")
+    entry_price_shown = quantity_column("entry_price", "entry price")
+    current_price_shown = quantity_column("current_price", "current price")
+    value_shown = money_column("value", "value", signed=False)
+    unrealized_shown = money_column("unrealized_pnl", "unrealized PnL")
+    unrealized_percent_shown = percent_column("unrealized_pnl_percentage", "unrealized %")
+    opened_utc = utc_column("opened_at", "opened")
+    closed_utc = utc_column("closed_at", "closed")
+
+    @admin.display(description="realized PnL", ordering="realized_pnl")
+    def realized_shown(self, obj):
+        if obj.realized_pnl is None:
+            return self.realized(obj)  # the reason there is none
+        return money_column("realized_pnl", "")(self, obj)
 
 
 class JournalTradeAdmin(FiguresChangeListMixin, TradeAdmin):
     figures_of = staticmethod(trade_strip)
+    list_display = [
+        "id", "order", "exchange", "symbol", "side", "price_shown", "amount_shown", "cost_shown", "fee_shown",
+        "datetime_utc",
+    ]  # fmt: skip
+    price_shown = quantity_column("price", "price")
+    amount_shown = quantity_column("amount", "amount")
+    cost_shown = money_column("cost", "cost", signed=False)
+    fee_shown = fee_column()
+    datetime_utc = utc_column("datetime", "time")
+
+
+class ReadableOrderAdmin(OrderAdmin):
+    # The client order id stays searchable and on the order's page; the list keeps the columns that
+    # decide what the order did, so none is pushed off a 1,440 px screen.
+    list_display = [
+        "id", "exchange", "symbol", "side", "type", "status", "amount_shown", "filled_shown", "price_shown",
+        "average_shown", "datetime_utc",
+    ]  # fmt: skip
+    amount_shown = quantity_column("amount", "amount")
+    filled_shown = quantity_column("filled", "filled")
+    price_shown = quantity_column("price", "price")
+    average_shown = quantity_column("average", "average")
+    datetime_utc = utc_column("datetime", "time")
 
 
 # --- agents ------------------------------------------------------------------------------------------
@@ -347,6 +411,7 @@ for model, admin_class in (
     (Decision, OperatorDecisionAdmin),
     (Position, JournalPositionAdmin),
     (Trade, JournalTradeAdmin),
+    (Order, ReadableOrderAdmin),
     (Agent, OperatorAgentAdmin),
     (Experience, OperatorExperienceAdmin),
     (Strategy, OperatorStrategyAdmin),

@@ -211,7 +211,9 @@ def demo_build(*, exchange: Exchange, now: datetime) -> DemoWorld:
             if rng.random() < 0.35:
                 continue
             price = prices[symbol][day_index]
-            rsi = rng.randint(18, 82)
+            # Mean reversion trades the extremes only: oversold (<= 32) longs, overbought (>= 68) shorts.
+            low, high = rng.randint(18, 32), rng.randint(68, 82)
+            rsi = low if rng.random() < 0.5 else high
             decision = _tactical_decision(day, day_index, symbol, price, rsi, rng)
             world.decisions.append(decision)
             amount = q8((Decimal("2500") / price) * Decimal(rng.choice(["0.5", "1", "1.5", "2"])))
@@ -240,6 +242,8 @@ def demo_build(*, exchange: Exchange, now: datetime) -> DemoWorld:
                 continue
             # Close the round trip a few hours later at the next price, as a market order.
             exit_price = q8(price * (Decimal("1") + Decimal(str(rng.gauss(0.002, 0.02))).quantize(FOUR)))
+            # The order's 2% stop and 4% take-profit bound the exit: a loss never runs past the stop.
+            exit_price, stopped = _bounded_exit(entry, exit_price)
             exit_moment = moment + timedelta(hours=rng.randint(2, 20))
             order_seq += 1
             exit_side = Side.SELL if entry_side == Side.BUY else Side.BUY
@@ -267,7 +271,8 @@ def demo_build(*, exchange: Exchange, now: datetime) -> DemoWorld:
             if rng.random() < 0.45 or day_index >= DEMO_DAYS - 7:
                 world.experiences.append(
                     _experience(
-                        len(world.experiences) + 1, decision, entry, exit_order, pnl, avg_entry, filled, rsi
+                        len(world.experiences) + 1, decision, entry, exit_order, pnl, avg_entry, filled, rsi,
+                        stopped=stopped,
                     )
                 )
 
@@ -459,17 +464,48 @@ def _trade(
 
 
 LESSONS = {
-    Outcome.SUCCESS: [
+    (Outcome.SUCCESS, Side.BUY): [
         "Oversold RSI with negative funding is a reliable long setup in a range.",
-        "Scaling out in two steps kept most of the move.",
+        "Scaling out in two steps kept most of the bounce.",
         "Waiting for the 1h candle close avoided a false signal.",
     ],
-    Outcome.FAILURE: [
-        "Do not fade a breakout on rising volume.",
+    (Outcome.SUCCESS, Side.SELL): [
+        "Overbought RSI with positive funding is a reliable short setup in a range.",
+        "Covering in two steps kept most of the pullback.",
+        "Waiting for the 1h candle close avoided a false signal.",
+    ],
+    (Outcome.FAILURE, Side.BUY): [
         "The 4h trend overrides the 1h RSI: no longs below the 200 EMA.",
+        "Do not buy a breakdown on rising volume.",
+        "Size down when the order book is thin.",
+    ],
+    (Outcome.FAILURE, Side.SELL): [
+        "The 4h trend overrides the 1h RSI: no shorts above the 200 EMA.",
+        "Do not fade a breakout on rising volume.",
         "Size down when the order book is thin.",
     ],
 }
+STOP = Decimal("0.02")
+TAKE_PROFIT = Decimal("0.04")
+
+
+def _result_tag(outcome: str, side: str) -> str:
+    if outcome == Outcome.SUCCESS:
+        return "reversal"
+    return "breakdown" if side == Side.BUY else "breakout"
+
+
+def _bounded_exit(entry: Order, exit_price: Decimal) -> tuple[Decimal, bool]:
+    """The exit price within the entry order's stop and take-profit; whether the stop was hit."""
+    if entry.stop_loss_price is None:
+        return exit_price, False
+    if entry.side == Side.BUY:
+        if exit_price <= entry.stop_loss_price:
+            return entry.stop_loss_price, True
+        return min(exit_price, entry.take_profit_price), False
+    if exit_price >= entry.stop_loss_price:
+        return entry.stop_loss_price, True
+    return max(exit_price, entry.take_profit_price), False
 
 
 def _experience(
@@ -481,20 +517,22 @@ def _experience(
     avg_entry: Decimal,
     filled: Decimal,
     rsi: int,
+    *,
+    stopped: bool = False,
 ) -> Experience:
     outcome = Outcome.SUCCESS if pnl > 0 else Outcome.FAILURE
     base = entry.symbol.split("/")[0]
     notional = avg_entry * filled
     pnl_percentage = q4(pnl / notional * 100) if notional else None
     setup = "oversold" if entry.side == Side.BUY else "overbought"
-    lessons = LESSONS[outcome]
+    lessons = LESSONS[(outcome, entry.side)]
     return Experience(
         id=f"demo_exp_{n:04d}",
         situation=(
             f"{base} at {avg_entry.quantize(TWO)}, 1h RSI {rsi} ({setup}); "
             f"{'long' if entry.side == Side.BUY else 'short'} entry by limit order."
         ),
-        situation_tags=[base.lower(), setup, "reversal" if outcome == Outcome.SUCCESS else "breakout"],
+        situation_tags=[base.lower(), setup, _result_tag(outcome, entry.side)],
         decision=decision.decision,
         decision_reasoning=decision.thought_process,
         decision_ref=decision,
@@ -504,7 +542,9 @@ def _experience(
         reflection=(
             "The setup played out as expected; the exit was on time."
             if outcome == Outcome.SUCCESS
-            else "The move kept going against the position; the signal was early and the stop was hit."
+            else "The move kept going against the position; the signal was early and the 2% stop was hit."
+            if stopped
+            else "Closed at a loss before the stop: the reversal never came."
         ),
         lessons_learned=[lessons[n % len(lessons)]],
         importance_score=min(Decimal("1.00"), (Decimal("0.40") + abs(pnl) / Decimal("500")).quantize(TWO)),
