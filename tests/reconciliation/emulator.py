@@ -759,6 +759,7 @@ class BinanceAccount(Account):
         ("GET", "/api/v3/time"): ("time", False),
         ("GET", "/api/v3/exchangeInfo"): ("exchange_info", False),
         ("GET", "/api/v3/ticker/24hr"): ("ticker_24hr", False),
+        ("GET", "/api/v3/klines"): ("klines", False),
         ("GET", "/fapi/v1/exchangeInfo"): ("futures_exchange_info", False),
         ("GET", "/dapi/v1/exchangeInfo"): ("futures_exchange_info", False),
         ("GET", "/sapi/v1/system/status"): ("system_status", False),
@@ -783,6 +784,48 @@ class BinanceAccount(Account):
         super().__init__(*args, **kwargs)
         self._order_ids = itertools.count(31_000_000_001)
         self._trade_ids = itertools.count(3_100_000_001)
+        # (market id, interval) -> {open time ms: (open, high, low, close, volume)}
+        self.candles: dict[tuple[str, str], dict[int, tuple[Decimal, ...]]] = {}
+
+    KLINE_INTERVALS_MS = {
+        "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,
+        "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000, "12h": 43_200_000,
+        "1d": 86_400_000,
+    }  # fmt: skip
+
+    def add_candles(self, symbol: str, interval: str, bars: list[tuple]) -> None:
+        """bars: (open time ms, open, high, low, close, volume), served by GET /api/v3/klines."""
+        if interval not in self.KLINE_INTERVALS_MS:
+            raise ValueError(f"unknown interval {interval}")
+        with self._lock:
+            series = self.candles.setdefault((self.market_id(self._market(symbol)), interval), {})
+            for open_time, *values in bars:
+                series[int(open_time)] = tuple(_dec(v) for v in values)
+
+    def klines(self, request: _Request) -> list[list]:
+        """Binance's GET /api/v3/klines: symbol, interval, startTime, endTime, limit (default 500, at most
+        1000); the oldest bars from startTime, else the newest up to endTime (or now)."""
+        params = request.query
+        market = self._market_by_id(params.get("symbol", ""))
+        interval = params.get("interval", "")
+        if interval not in self.KLINE_INTERVALS_MS:
+            raise ApiError(400, -1120, "Invalid interval.")
+        step = self.KLINE_INTERVALS_MS[interval]
+        limit = min(int(params.get("limit") or 500), 1000)
+        series = self.candles.get((self.market_id(market), interval), {})
+        times = sorted(series)
+        if params.get("startTime"):
+            start = int(params["startTime"])
+            end = int(params["endTime"]) if params.get("endTime") else None
+            times = [t for t in times if t >= start and (end is None or t <= end)][:limit]
+        else:
+            end = int(params["endTime"]) if params.get("endTime") else self.server_time()
+            times = [t for t in times if t <= end][-limit:]
+        return [
+            [t, *(_fixed8(v) for v in series[t][:4]), _fixed8(series[t][4]), t + step - 1,
+             _fixed8(series[t][3] * series[t][4]), 1, "0", "0", "0"]
+            for t in times
+        ]  # fmt: skip
 
     def market_id(self, market: Market) -> str:
         return market.base + market.quote
