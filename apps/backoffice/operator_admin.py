@@ -11,6 +11,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import Max, Min
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
@@ -41,11 +42,12 @@ from apps.journal.models import Review
 from apps.memory.admin import ExperienceAdmin
 from apps.memory.models import Experience
 from apps.memory.services.experiences import experiences_set_importance, experiences_tag
+from apps.portfolio.models import PortfolioSnapshot
 from apps.reconciliation.admin import DiscrepancyAdmin
 from apps.reconciliation.models import Discrepancy
 from apps.reconciliation.services.adopt import discrepancies_adopt, discrepancies_dismiss
-from apps.strategies.admin import StrategyAdmin
-from apps.strategies.models import Strategy
+from apps.strategies.admin import PerformanceMetricsAdmin, StrategyAdmin
+from apps.strategies.models import PerformanceMetrics, Strategy
 from apps.strategies.services.activation import strategy_activate, strategy_deactivate
 from apps.strategies.services.versions import (
     strategy_edit_refusal,
@@ -391,6 +393,26 @@ class ReadableOrderAdmin(OrderAdmin):
     datetime_utc = utc_column("datetime", "time")
 
 
+# --- performance metrics: what fills an empty page ---------------------------------------------------
+
+
+class PerformanceMetricsWithHintAdmin(PerformanceMetricsAdmin):
+    change_list_template = "admin/backoffice/performancemetrics_change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        days = PortfolioSnapshot.objects.aggregate(first=Min("snapshot_date"), last=Max("snapshot_date"))
+        strategy = (
+            Strategy.objects.filter(is_active=True).order_by("name").first()
+            or Strategy.objects.order_by("name").first()
+        )
+        hint = {
+            "fill_start": days["first"] and days["first"].isoformat(),
+            "fill_end": days["last"] and days["last"].isoformat(),
+            "fill_strategy": strategy.name if strategy else None,
+        }
+        return super().changelist_view(request, {**(extra_context or {}), **hint})
+
+
 # --- agents ------------------------------------------------------------------------------------------
 
 
@@ -412,6 +434,7 @@ for model, admin_class in (
     (Position, JournalPositionAdmin),
     (Trade, JournalTradeAdmin),
     (Order, ReadableOrderAdmin),
+    (PerformanceMetrics, PerformanceMetricsWithHintAdmin),
     (Agent, OperatorAgentAdmin),
     (Experience, OperatorExperienceAdmin),
     (Strategy, OperatorStrategyAdmin),

@@ -54,3 +54,18 @@ def test_the_index_explains_the_roles_and_links_the_journal(client, auditor, wor
     assert "You are in: auditors." in html
     for name in ("admin:journal_stats", "admin:journal_calendar", "admin:journal_review_queue"):
         assert reverse(name) in html
+
+
+def test_an_empty_performance_metrics_page_names_the_command_and_the_dates_it_covers(root_client, db):
+    from datetime import date
+
+    from tests.factories import PortfolioSnapshotFactory, StrategyFactory
+
+    url = reverse("admin:strategies_performancemetrics_changelist")
+    assert "manage.py seed_demo" in root_client.get(url).content.decode()  # nothing to compute from yet
+    StrategyFactory(name="rsi_mean_reversion", is_active=True)
+    PortfolioSnapshotFactory(snapshot_date=date(2026, 1, 5))
+    PortfolioSnapshotFactory(snapshot_date=date(2026, 4, 4))
+    html = root_client.get(url).content.decode()
+    command = "compute_performance_metrics --strategy rsi_mean_reversion --start 2026-01-05 --end 2026-04-04"
+    assert f"manage.py {command}" in html
