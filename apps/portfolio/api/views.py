@@ -122,7 +122,6 @@ class CashFlowViewSet(viewsets.ReadOnlyModelViewSet):
                 data.pop("to_exchange", None),
             )
             if kind == "transfer":
-                data.pop("value", None)
                 out, _ = cash_flow_transfer(
                     from_exchange=data.pop("exchange"), to_exchange=to_exchange, moment=moment,
                     source=CashFlowSource.API, recorded_by=agent, **data,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
@@ -56,7 +56,7 @@ def cash_flow_validate(
         errors["fee"] = f"A fee must not be negative (got {fee})."
     if fee is not None and kind in INFLOWS and fee > 0:
         errors["fee"] = "Only money leaving an account (a withdrawal, a transfer out) carries a fee."
-    if moment > timezone.now() + timezone.timedelta(minutes=5):
+    if moment > timezone.now() + timedelta(minutes=5):
         errors["datetime"] = f"{moment.isoformat()} is in the future."
     if errors:
         raise ValidationError(errors)
@@ -133,6 +133,7 @@ def cash_flow_transfer(
     source: str,
     moment: datetime | None = None,
     fee: Decimal | None = None,
+    value: Decimal | None = None,
     external_id: str | None = None,
     recorded_by: str = "",
     note: str = "",
@@ -143,7 +144,7 @@ def cash_flow_transfer(
     if from_exchange.pk == to_exchange.pk:
         raise ValidationError({"to_exchange": "A transfer goes between two different accounts."})
     group = uuid.uuid4()
-    common = {"currency": currency, "amount": amount, "source": source, "moment": moment,
+    common = {"currency": currency, "amount": amount, "source": source, "moment": moment, "value": value,
               "transfer_group": group, "recorded_by": recorded_by, "note": note}  # fmt: skip
     out = cash_flow_record(
         exchange=from_exchange, kind=CashFlowKind.TRANSFER_OUT, fee=fee, external_id=external_id, **common
