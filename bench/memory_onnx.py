@@ -56,7 +56,8 @@ def write_experiences(count: int, rng: random.Random) -> None:
         log(f"  {min(count, start + 5000):,}/{count:,} experiences written to PostgreSQL")
 
 
-def reindex(embedder: str, threads: int) -> tuple[float, int]:
+def reindex(embedder: str, threads: int) -> tuple[float, float, int]:
+    """(seconds of the rebuild, seconds of the HNSW build of what it left unindexed, experiences)."""
     from django.conf import settings
 
     from apps.memory.services import embeddings, long_term
@@ -76,8 +77,12 @@ def reindex(embedder: str, threads: int) -> tuple[float, int]:
 
     with timed() as elapsed:
         report = memory_reindex(recreate=True, batch_size=500, progress=progress)
+    rebuild = elapsed()
+    # reindex_memory leaves the last points (fewer than QDRANT_EDGE_INDEXING_THRESHOLD) to exact search;
+    # the recalls below are timed on a fully indexed collection.
+    with timed() as elapsed:
         long_term.get_backend().optimize()
-    return elapsed(), report.upserted
+    return rebuild, elapsed(), report.upserted
 
 
 def time_recall(texts: list[str], *, hybrid: bool) -> list[float]:
@@ -162,12 +167,12 @@ def main() -> None:
             write_experiences(options.experiences, rng)
 
             log("reindex with the hashing embedder (baseline)")
-            hashing_seconds, _ = reindex("hashing", 1)
-            log(f"  {hashing_seconds:.0f} s")
+            hashing_seconds, hashing_optimize, _ = reindex("hashing", 1)
+            log(f"  {hashing_seconds:.0f} s, then {hashing_optimize:.0f} s to index the rest")
             log(f"reindex with the ONNX model on {options.threads} threads")
-            onnx_seconds, indexed = reindex("onnx", options.threads)
+            onnx_seconds, onnx_optimize, indexed = reindex("onnx", options.threads)
             expect(indexed == options.experiences, f"{indexed} experiences indexed")
-            log(f"  {onnx_seconds:.0f} s")
+            log(f"  {onnx_seconds:.0f} s, then {onnx_optimize:.0f} s to index the rest")
 
             settings.MEMORY_ONNX_THREADS = 1  # a web worker's share for the query's embedding
             embeddings.reset_embedder()
@@ -187,9 +192,13 @@ def main() -> None:
         figure=f"reindex_memory --recreate of {options.experiences:,} experiences with the ONNX model",
         result=(
             f"{onnx_seconds / 60:.1f} min ({options.experiences / onnx_seconds:,.0f} experiences/s) on "
-            f"{options.threads} threads, embedding, lexical vectors, Qdrant Edge and its HNSW build included"
+            f"{options.threads} threads: reading PostgreSQL, embedding, lexical vectors, Qdrant Edge with "
+            f"the HNSW builds it makes on the way; indexing the last points after: {onnx_optimize:.0f} s"
         ),
-        baseline=f"the same rebuild with the hashing embedder: {hashing_seconds / 60:.1f} min",
+        baseline=(
+            f"the same rebuild with the hashing embedder: {hashing_seconds / 60:.1f} min "
+            f"(+{hashing_optimize:.0f} s)"
+        ),
         target="<= 15 min",
         met=onnx_seconds <= 15 * 60,
     )
