@@ -39,3 +39,17 @@ def test_amounts_go_out_as_decimal_strings():
         _json.dumps({"price": Decimal("NaN")})
     with pytest.raises(ValueError):
         _json.dumps({"price": float("inf")})
+
+
+def test_the_package_type_checks(tmp_path):
+    """It ships py.typed: an agent's own type checker reads its annotations, so they must hold."""
+    import subprocess
+    import sys
+
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--ignore-missing-imports", f"--cache-dir={tmp_path}", str(PACKAGE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr

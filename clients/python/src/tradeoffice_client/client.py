@@ -188,7 +188,7 @@ class TradeOffice(_Api[Any, Iterator[Any]]):
         content: bytes | None = None,
         idempotency_key: Any = AUTO,
         retry: bool = True,
-        timeout: float | None = None,
+        timeout: float | httpx.Timeout | None = None,
     ) -> Any:
         """One call to the API (path relative to /api/v1/); the JSON answer, amounts as Decimal."""
         method = method.upper()
@@ -309,7 +309,7 @@ class AsyncTradeOffice(_Api[Awaitable[Any], AsyncIterator[Any]]):
         content: bytes | None = None,
         idempotency_key: Any = AUTO,
         retry: bool = True,
-        timeout: float | None = None,
+        timeout: float | httpx.Timeout | None = None,
     ) -> Any:
         method = method.upper()
         content, headers = self._prepare(method, json, content, idempotency_key)

@@ -31,6 +31,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import AnyHttpUrl
 
 from ._http import NO_RETRY, RetryPolicy, api_base
 from .client import AsyncTradeOffice
@@ -137,7 +138,7 @@ def build_server(
     if http:
         options = {
             "token_verifier": AgentTokens(api_url),
-            "auth": AuthSettings(issuer_url=api_base(api_url), resource_server_url=None),
+            "auth": AuthSettings(issuer_url=AnyHttpUrl(api_base(api_url)), resource_server_url=None),
         }
     server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, version="0.1.0", **options)
 
