@@ -194,3 +194,22 @@ def test_the_async_wrapper_records_ccxt_async_support(live_server, agent, binanc
     assert (order.decision_id, order.status, order.filled) == (decision_id, "filled", Decimal("0.02"))
     assert Trade.objects.filter(order_id=order_id).count() == 1
     assert pending == 0
+
+
+def test_records_spooled_in_an_outage_reach_tradeoffice_by_themselves_when_it_is_back(
+    gate, agent, binance, account, tmp_path
+):
+    office = TradeOffice(gate.url, agent.token, spool_path=str(tmp_path / "spool.sqlite3"), replay_every=0.2)
+    exchange = office.record(account.client(), exchange_name="binance")
+    gate.mode = "down"
+    order = exchange.create_order(SYMBOL, "limit", "buy", 0.01, 44000)
+    assert len(office.recorder.spool) == 1 and Order.objects.count() == 0
+
+    gate.mode = "up"  # and the agent records nothing more
+    deadline = time.monotonic() + 5 + 2  # the first retry waits out the 1 s back-off, then a replay round
+    while Order.objects.filter(pk=order["id"]).count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert Order.objects.filter(pk=order["id"]).count() == 1
+    assert len(office.recorder.spool) == 0
+    office.close()
+    assert office.recorder._replayer is None  # closing stopped the replay

@@ -16,6 +16,7 @@ from .recording import (
     AsyncDecisionScope,
     AsyncRecorder,
     AsyncRecordingExchange,
+    REPLAY_EVERY,
     DecisionScope,
     Recorder,
     RecordingExchange,
@@ -154,10 +155,14 @@ class TradeOffice(_Api[Any, Iterator[Any]]):
         batch_size: int = MAX_BATCH_ITEMS,
         spool_path: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        replay_every: float | None = REPLAY_EVERY,
     ) -> None:
         super().__init__(
             base_url, token, timeout=timeout, retry=retry, batch_size=batch_size, spool_path=spool_path
         )
+        # Seconds between replays of the spool in the background, once recording is used (None: only on the
+        # next record and on flush()).
+        self.replay_every = replay_every
         self._http = httpx.Client(
             base_url=self.base_url,
             headers=self._headers,
@@ -245,6 +250,8 @@ class TradeOffice(_Api[Any, Iterator[Any]]):
         """The spool and its replay, shared by every recording exchange and decision of this client."""
         if self._recorder is None:
             self._recorder = Recorder(self, self.spool_path)
+            if self.replay_every:
+                self._recorder.replay_in_background(every=self.replay_every)
         return self._recorder
 
     def decision(self, decision: Mapping[str, Any] | None = None, /, **fields: Any) -> DecisionScope:
@@ -275,10 +282,14 @@ class AsyncTradeOffice(_Api[Awaitable[Any], AsyncIterator[Any]]):
         batch_size: int = MAX_BATCH_ITEMS,
         spool_path: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        replay_every: float | None = REPLAY_EVERY,
     ) -> None:
         super().__init__(
             base_url, token, timeout=timeout, retry=retry, batch_size=batch_size, spool_path=spool_path
         )
+        # Seconds between replays of the spool in the background, once recording is used (None: only on the
+        # next record and on flush()).
+        self.replay_every = replay_every
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers=self._headers,
@@ -365,6 +376,11 @@ class AsyncTradeOffice(_Api[Awaitable[Any], AsyncIterator[Any]]):
     def recorder(self) -> AsyncRecorder:
         if self._recorder is None:
             self._recorder = AsyncRecorder(self, self.spool_path)
+            if self.replay_every:
+                try:
+                    self._recorder.replay_in_background(every=self.replay_every)
+                except RuntimeError:  # no running loop yet: the next record or flush() replays
+                    pass
         return self._recorder
 
     def decision(self, decision: Mapping[str, Any] | None = None, /, **fields: Any) -> AsyncDecisionScope:

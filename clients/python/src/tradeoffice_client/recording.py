@@ -59,6 +59,7 @@ CLIENT_ORDER_ID_PARAMS = ("clientOrderId", "newClientOrderId", "clOrdId", "clien
 KNOWN_ORDERS = 10_000  # orders remembered to complete a partial answer (an OKX cancel is only ids)
 SEND_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 MAX_OFFLINE_WAIT = 30.0
+REPLAY_EVERY = 5.0  # seconds between background replays of the spool (replay_in_background)
 
 
 def current_decision() -> str | None:
@@ -214,6 +215,33 @@ class Recorder(_RecorderBase):
         super().__init__(spool_path)
         self.client = client
         self._flush_lock = threading.Lock()
+        self._replayer: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def replay_in_background(self, *, every: float = REPLAY_EVERY) -> None:
+        """Send what waits every `every` seconds from a daemon thread, so records spooled while TradeOffice
+        was away reach it once it is back even if the agent records nothing more. close() stops it."""
+        if self._replayer is not None:
+            return
+
+        def replay() -> None:
+            while not self._stop.wait(every):
+                if not len(self.spool) or not self._online():
+                    continue
+                try:
+                    self.flush()
+                except Exception:  # the replay never dies of one bad round; the next one tries again
+                    logger.exception("TradeOffice spool replay failed")
+
+        self._replayer = threading.Thread(target=replay, name="tradeoffice-spool-replay", daemon=True)
+        self._replayer.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._replayer is not None:
+            self._replayer.join(timeout=15)  # a send in flight ends within its own timeouts
+            self._replayer = None
+        super().close()
 
     def submit(self, kind: str, path: str, body: Any, params: Mapping[str, Any] | None = None) -> FlushResult:
         """Into the spool, then everything waiting is sent unless TradeOffice was just found unreachable."""
@@ -280,6 +308,30 @@ class AsyncRecorder(_RecorderBase):
         super().__init__(spool_path)
         self.client = client
         self._flush_lock: Any = None
+        self._replayer: asyncio.Task[None] | None = None
+
+    def replay_in_background(self, *, every: float = REPLAY_EVERY) -> None:
+        """Send what waits every `every` seconds from a task on the running loop (see Recorder's)."""
+        if self._replayer is not None:
+            return
+
+        async def replay() -> None:
+            while True:
+                await asyncio.sleep(every)
+                if not len(self.spool) or not self._online():
+                    continue
+                try:
+                    await self.flush()
+                except Exception:
+                    logger.exception("TradeOffice spool replay failed")
+
+        self._replayer = asyncio.get_running_loop().create_task(replay(), name="tradeoffice-spool-replay")
+
+    def close(self) -> None:
+        if self._replayer is not None:
+            self._replayer.cancel()
+            self._replayer = None
+        super().close()
 
     async def submit(
         self, kind: str, path: str, body: Any, params: Mapping[str, Any] | None = None
