@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from typing import Any, Generic, Protocol, TypeVar
@@ -13,10 +14,10 @@ from . import _http, _json
 from ._http import AUTO, NO_RETRY, RetryPolicy
 from .errors import Unreachable
 from .recording import (
+    REPLAY_EVERY,
     AsyncDecisionScope,
     AsyncRecorder,
     AsyncRecordingExchange,
-    REPLAY_EVERY,
     DecisionScope,
     Recorder,
     RecordingExchange,
@@ -377,10 +378,8 @@ class AsyncTradeOffice(_Api[Awaitable[Any], AsyncIterator[Any]]):
         if self._recorder is None:
             self._recorder = AsyncRecorder(self, self.spool_path)
             if self.replay_every:
-                try:
+                with contextlib.suppress(RuntimeError):  # no running loop yet: the next record replays
                     self._recorder.replay_in_background(every=self.replay_every)
-                except RuntimeError:  # no running loop yet: the next record or flush() replays
-                    pass
         return self._recorder
 
     def decision(self, decision: Mapping[str, Any] | None = None, /, **fields: Any) -> AsyncDecisionScope:
