@@ -83,7 +83,9 @@ def trade_strip(queryset) -> FigureStrip:
             ("sells", _count(figures.sells)),
             (
                 "volume",
-                _money_in(figures.volume, figures.currency, figures.mixed_currencies).replace("+", ""),
+                f"{plain_money(figures.volume, signed=False)} (several currencies)"
+                if figures.mixed_currencies
+                else money(figures.volume, figures.currency, signed=False),
             ),
             ("fees", fees),
         ],

@@ -31,6 +31,7 @@ from apps.backoffice.readable import (
     fee_column,
     money_column,
     percent_column,
+    price_column,
     quantity_column,
     utc_column,
 )
@@ -110,12 +111,16 @@ class OperatorExperienceAdmin(FiguresChangeListMixin, ExperienceAdmin):
     # The stats pages link here with these (apps/journal/admin_filters.py).
     list_filter = [*ExperienceAdmin.list_filter, *STATS_FILTERS]
     list_display = [
-        "id", "datetime_utc", "symbol", "outcome", "pnl_shown", "pnl_percentage_shown", "importance_score",
-        "tags",
+        "id", "datetime_utc", "symbol", "outcome", "pnl_shown", "pnl_percentage_shown", "importance", "tags",
     ]  # fmt: skip
     datetime_utc = utc_column("datetime", "time")
     pnl_shown = money_column("pnl", "PnL")
     pnl_percentage_shown = percent_column("pnl_percentage", "PnL %")
+
+    @admin.display(description="importance", ordering="importance_score")
+    def importance(self, obj: Experience):
+        return obj.importance_score
+
     fieldsets = [*ExperienceAdmin.fieldsets[:3], ("The operator's review", {"fields": ["review"]}),
                  *ExperienceAdmin.fieldsets[3:]]  # fmt: skip
     readonly_fields = [*ExperienceAdmin.readonly_fields, "review"]
@@ -345,17 +350,29 @@ class OperatorDiscrepancyAdmin(DiscrepancyAdmin):
 
 class JournalPositionAdmin(FiguresChangeListMixin, PositionAdmin):
     figures_of = staticmethod(position_strip)
+    # The exchange is a filter (most desks trade one); the unrealized % sits beside its amount.
     list_display = [
-        "symbol", "exchange", "side", "amount_shown", "entry_price_shown", "current_price_shown",
-        "value_shown", "unrealized_shown", "unrealized_percent_shown", "realized_shown", "is_open",
-        "opened_utc", "closed_utc",
+        "symbol", "side", "amount_shown", "entry_price_shown", "current_price_shown", "value_shown",
+        "unrealized_shown", "realized_shown", "is_open", "opened_utc", "closed_utc",
     ]  # fmt: skip
     amount_shown = quantity_column("amount", "amount")
-    entry_price_shown = quantity_column("entry_price", "entry price")
-    current_price_shown = quantity_column("current_price", "current price")
+    entry_price_shown = price_column("entry_price", "entry")
+    current_price_shown = price_column("current_price", "current")
     value_shown = money_column("value", "value", signed=False)
-    unrealized_shown = money_column("unrealized_pnl", "unrealized PnL")
-    unrealized_percent_shown = percent_column("unrealized_pnl_percentage", "unrealized %")
+
+    @admin.display(description="unrealized PnL", ordering="unrealized_pnl")
+    def unrealized_shown(self, obj):
+        if obj.unrealized_pnl is None:
+            return "—"
+        share = obj.unrealized_pnl_percentage
+        return format_html(
+            "{} {}",
+            money_column("unrealized_pnl", "")(self, obj),
+            format_html("({})", percent_column("unrealized_pnl_percentage", "")(self, obj))
+            if share is not None
+            else "",
+        )
+
     opened_utc = utc_column("opened_at", "opened")
     closed_utc = utc_column("closed_at", "closed")
 
@@ -368,18 +385,29 @@ class JournalPositionAdmin(FiguresChangeListMixin, PositionAdmin):
 
 class JournalTradeAdmin(FiguresChangeListMixin, TradeAdmin):
     figures_of = staticmethod(trade_strip)
+    # The order by its id (its text repeats the fill's side, amount and symbol); the exchange is a filter.
     list_display = [
-        "id", "order", "exchange", "symbol", "side", "price_shown", "amount_shown", "cost_shown", "fee_shown",
+        "id", "order_link", "symbol", "side", "price_shown", "amount_shown", "cost_shown", "fee_shown",
         "datetime_utc",
     ]  # fmt: skip
-    price_shown = quantity_column("price", "price")
+
+    @admin.display(description="order", ordering="order_id")
+    def order_link(self, obj: Trade) -> str:
+        if not obj.order_id:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:execution_order_change", args=[obj.order_id]), obj.order_id
+        )
+
+    price_shown = price_column("price", "price")
     amount_shown = quantity_column("amount", "amount")
     cost_shown = money_column("cost", "cost", signed=False)
     fee_shown = fee_column()
     datetime_utc = utc_column("datetime", "time")
 
 
-class ReadableOrderAdmin(OrderAdmin):
+class ReadableOrderAdmin(FiguresChangeListMixin, OrderAdmin):
+    figures_of = None  # an order has no result of its own; the compact list layout only
     # The client order id stays searchable and on the order's page; the list keeps the columns that
     # decide what the order did, so none is pushed off a 1,440 px screen.
     list_display = [
@@ -388,8 +416,8 @@ class ReadableOrderAdmin(OrderAdmin):
     ]  # fmt: skip
     amount_shown = quantity_column("amount", "amount")
     filled_shown = quantity_column("filled", "filled")
-    price_shown = quantity_column("price", "price")
-    average_shown = quantity_column("average", "average")
+    price_shown = price_column("price", "price")
+    average_shown = price_column("average", "average")
     datetime_utc = utc_column("datetime", "time")
 
 

@@ -10,7 +10,7 @@ from datetime import UTC
 
 from django.contrib import admin
 
-from apps.common.formatting import DASH, money, percent, plain_money, quantity, quote_currency
+from apps.common.formatting import DASH, money, percent, plain_money, price, quantity, quote_currency
 
 
 def _utc_text(value) -> str:
@@ -46,6 +46,15 @@ def quantity_column(field: str, description: str):
         return quantity(getattr(obj, field))
 
     column.__name__ = f"{field}_quantity"
+    return column
+
+
+def price_column(field: str, description: str):
+    @admin.display(description=description, ordering=field)
+    def column(self, obj):
+        return price(getattr(obj, field))
+
+    column.__name__ = f"{field}_price"
     return column
 
 

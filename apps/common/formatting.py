@@ -70,6 +70,16 @@ def quantity(value, *, max_places: int = 8) -> str:
     return text
 
 
+def price(value) -> str:
+    """A price at a market's usual precision: 2 places from 100 up, 4 from 1, else up to 8 (no padding)."""
+    number = _decimal(value)
+    if number is None:
+        return DASH
+    places = 2 if abs(number) >= 100 else 4 if abs(number) >= 1 else 8
+    text = f"{number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):,.{places}f}"
+    return text.rstrip("0").rstrip(".") if places == 8 else text
+
+
 def quote_currency(symbol: str | None) -> str | None:
     """'USDT' of 'BTC/USDT' (and of ccxt's 'BTC/USDT:USDT')."""
     if not symbol or "/" not in symbol:

@@ -361,7 +361,7 @@ def _tactical_decision(
             "orderbook_imbalance": str(Decimal(rng.randint(-40, 40)) / Decimal("100")),
         },
         thought_process=(
-            f"{base} at {price} with the 1h RSI at {rsi}. "
+            f"{base} at {price.quantize(TWO)} with the 1h RSI at {rsi}. "
             + (
                 "Oversold; similar setups recalled from memory mostly bounced within a day."
                 if rsi < 50

@@ -15,6 +15,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin
+from apps.decisions.models import Decision
+from apps.memory.models import Experience
 
 from .models import Candle, PositionExcursion, Review, Verdict
 from .selectors.queue import ORDERS, SUBJECTS, review_queue
@@ -23,11 +25,20 @@ from .services.reviews import review_record
 SCORE_CHOICES = [(n, str(n)) for n in range(1, 6)]
 
 
+def _score(name: str) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        choices=SCORE_CHOICES,
+        coerce=int,
+        widget=forms.RadioSelect,
+        help_text=Review._meta.get_field(name).help_text,
+    )
+
+
 class ReviewForm(forms.ModelForm):
     verdict = forms.ChoiceField(choices=Verdict.choices, widget=forms.RadioSelect)
-    reasoning_score = forms.TypedChoiceField(choices=SCORE_CHOICES, coerce=int, widget=forms.RadioSelect)
-    risk_score = forms.TypedChoiceField(choices=SCORE_CHOICES, coerce=int, widget=forms.RadioSelect)
-    timing_score = forms.TypedChoiceField(choices=SCORE_CHOICES, coerce=int, widget=forms.RadioSelect)
+    reasoning_score = _score("reasoning_score")
+    risk_score = _score("risk_score")
+    timing_score = _score("timing_score")
 
     class Meta:
         model = Review
@@ -63,6 +74,7 @@ class ReviewAdmin(admin.ModelAdmin):
     autocomplete_fields = ["decision", "experience"]
     readonly_fields = ["subject", "reviewer", "reviewed_at", "updated_at"]
     change_list_template = "admin/journal/review/change_list.html"
+    change_form_template = "admin/journal/review/change_form.html"
 
     def get_fields(self, request, obj=None):
         score_fields = [
@@ -79,6 +91,24 @@ class ReviewAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a review is revised, never removed: memory was already told
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return super().add_view(request, form_url, {**(extra_context or {}), **self._subject(request)})
+
+    @staticmethod
+    def _subject(request) -> dict:
+        """What is being reviewed, shown above the form when the queue sent the operator here."""
+        decision_id, experience_id = request.GET.get("decision"), request.GET.get("experience")
+        if decision_id:
+            decision = Decision.objects.filter(pk=decision_id).first()
+            if decision is not None:
+                results = list(decision.experiences.values_list("outcome", "pnl", "symbol"))
+                return {"review_decision": decision, "review_results": results}
+        if experience_id:
+            experience = Experience.objects.select_related("decision_ref").filter(pk=experience_id).first()
+            if experience is not None:
+                return {"review_experience": experience}
+        return {}
 
     @admin.display(description="reviewed")
     def subject(self, obj: Review) -> str:

@@ -6,80 +6,217 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('decisions', '0003_inference_cost'),
-        ('exchanges', '0003_current_timestamp_defaults'),
-        ('execution', '0005_position_realized_pnl'),
-        ('memory', '0006_recalls_feedback_links'),
+        ("decisions", "0003_inference_cost"),
+        ("exchanges", "0003_current_timestamp_defaults"),
+        ("execution", "0005_position_realized_pnl"),
+        ("memory", "0006_recalls_feedback_links"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PositionExcursion',
+            name="PositionExcursion",
             fields=[
-                ('position', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='excursion', serialize=False, to='execution.position')),
-                ('entry_order_id', models.CharField(blank=True, max_length=100, null=True)),
-                ('stop_loss_price', models.DecimalField(blank=True, decimal_places=8, max_digits=20, null=True)),
-                ('risk_amount', models.DecimalField(blank=True, decimal_places=8, help_text='|entry - stop| x amount, in the quote currency: 1 R.', max_digits=20, null=True)),
-                ('r_multiple', models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True)),
-                ('mae', models.DecimalField(blank=True, decimal_places=8, help_text='Maximum adverse excursion per unit, in the quote currency (>= 0).', max_digits=20, null=True)),
-                ('mfe', models.DecimalField(blank=True, decimal_places=8, help_text='Maximum favourable excursion per unit, in the quote currency (>= 0).', max_digits=20, null=True)),
-                ('mae_r', models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True)),
-                ('mfe_r', models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True)),
-                ('timeframe', models.CharField(blank=True, default='', max_length=5)),
-                ('candles', models.IntegerField(default=0)),
-                ('note', models.TextField(blank=True, default='')),
-                ('computed_at', models.DateTimeField(db_default=apps.common.fields.CurrentTimestamp())),
+                (
+                    "position",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="excursion",
+                        serialize=False,
+                        to="execution.position",
+                    ),
+                ),
+                ("entry_order_id", models.CharField(blank=True, max_length=100, null=True)),
+                (
+                    "stop_loss_price",
+                    models.DecimalField(blank=True, decimal_places=8, max_digits=20, null=True),
+                ),
+                (
+                    "risk_amount",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=8,
+                        help_text="|entry - stop| x amount, in the quote currency: 1 R.",
+                        max_digits=20,
+                        null=True,
+                    ),
+                ),
+                ("r_multiple", models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True)),
+                (
+                    "mae",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=8,
+                        help_text="Maximum adverse excursion per unit, in the quote currency (>= 0).",
+                        max_digits=20,
+                        null=True,
+                    ),
+                ),
+                (
+                    "mfe",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=8,
+                        help_text="Maximum favourable excursion per unit, in the quote currency (>= 0).",
+                        max_digits=20,
+                        null=True,
+                    ),
+                ),
+                ("mae_r", models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True)),
+                ("mfe_r", models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True)),
+                ("timeframe", models.CharField(blank=True, default="", max_length=5)),
+                ("candles", models.IntegerField(default=0)),
+                ("note", models.TextField(blank=True, default="")),
+                ("computed_at", models.DateTimeField(db_default=apps.common.fields.CurrentTimestamp())),
             ],
             options={
-                'db_table': 'position_excursions',
-                'ordering': ['-computed_at'],
+                "db_table": "position_excursions",
+                "ordering": ["-computed_at"],
             },
         ),
         migrations.CreateModel(
-            name='Candle',
+            name="Candle",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('symbol', models.CharField(max_length=20)),
-                ('timeframe', models.CharField(max_length=5)),
-                ('open_time', models.DateTimeField()),
-                ('open', models.DecimalField(decimal_places=8, max_digits=20)),
-                ('high', models.DecimalField(decimal_places=8, max_digits=20)),
-                ('low', models.DecimalField(decimal_places=8, max_digits=20)),
-                ('close', models.DecimalField(decimal_places=8, max_digits=20)),
-                ('volume', models.DecimalField(decimal_places=8, max_digits=20)),
-                ('exchange', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='exchanges.exchange')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("symbol", models.CharField(max_length=20)),
+                ("timeframe", models.CharField(max_length=5)),
+                ("open_time", models.DateTimeField()),
+                ("open", models.DecimalField(decimal_places=8, max_digits=20)),
+                ("high", models.DecimalField(decimal_places=8, max_digits=20)),
+                ("low", models.DecimalField(decimal_places=8, max_digits=20)),
+                ("close", models.DecimalField(decimal_places=8, max_digits=20)),
+                ("volume", models.DecimalField(decimal_places=8, max_digits=20)),
+                (
+                    "exchange",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="exchanges.exchange",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'ohlcv_candles',
-                'ordering': ['exchange', 'symbol', 'timeframe', 'open_time'],
-                'constraints': [models.UniqueConstraint(fields=('exchange', 'symbol', 'timeframe', 'open_time'), name='ohlcv_candles_bar_key')],
+                "db_table": "ohlcv_candles",
+                "ordering": ["exchange", "symbol", "timeframe", "open_time"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("exchange", "symbol", "timeframe", "open_time"), name="ohlcv_candles_bar_key"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Review',
+            name="Review",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('verdict', models.CharField(choices=[('good', 'Good: do it again'), ('mixed', 'Mixed: right idea, wrong execution (or the reverse)'), ('bad', 'Bad: should not have been done')], max_length=10)),
-                ('reasoning_score', models.PositiveSmallIntegerField(help_text='1 (unsound) to 5 (sound): was the thinking right for what it saw?')),
-                ('risk_score', models.PositiveSmallIntegerField(help_text='1 to 5: size, stop and exposure against the plan.')),
-                ('timing_score', models.PositiveSmallIntegerField(help_text='1 to 5: entry and exit against the move.')),
-                ('corrected_decision', models.TextField(blank=True, default='', help_text='What it should have done.')),
-                ('notes', models.TextField(blank=True, default='')),
-                ('reviewer', models.CharField(help_text="The operator's username.", max_length=150)),
-                ('reviewed_at', models.DateTimeField(db_default=apps.common.fields.CurrentTimestamp(), editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('decision', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='decisions.decision')),
-                ('experience', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='memory.experience')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                (
+                    "verdict",
+                    models.CharField(
+                        choices=[
+                            ("good", "Good: do it again"),
+                            ("mixed", "Mixed: right idea, wrong execution (or the reverse)"),
+                            ("bad", "Bad: should not have been done"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "reasoning_score",
+                    models.PositiveSmallIntegerField(
+                        help_text="1 (unsound) to 5 (sound): was the thinking right for what it saw?"
+                    ),
+                ),
+                (
+                    "risk_score",
+                    models.PositiveSmallIntegerField(
+                        help_text="1 to 5: size, stop and exposure against the plan."
+                    ),
+                ),
+                (
+                    "timing_score",
+                    models.PositiveSmallIntegerField(help_text="1 to 5: entry and exit against the move."),
+                ),
+                (
+                    "corrected_decision",
+                    models.TextField(blank=True, default="", help_text="What it should have done."),
+                ),
+                ("notes", models.TextField(blank=True, default="")),
+                ("reviewer", models.CharField(help_text="The operator's username.", max_length=150)),
+                (
+                    "reviewed_at",
+                    models.DateTimeField(db_default=apps.common.fields.CurrentTimestamp(), editable=False),
+                ),
+                ("updated_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "decision",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reviews",
+                        to="decisions.decision",
+                    ),
+                ),
+                (
+                    "experience",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reviews",
+                        to="memory.experience",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'reviews',
-                'ordering': ['-reviewed_at', '-id'],
-                'indexes': [models.Index(fields=['-reviewed_at'], name='idx_reviews_reviewed_at')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('verdict__in', ['good', 'mixed', 'bad'])), name='reviews_verdict_check', violation_error_message='verdict must be one of: good, mixed, bad.'), models.CheckConstraint(condition=models.Q(models.Q(('decision__isnull', False), ('experience__isnull', True)), models.Q(('decision__isnull', True), ('experience__isnull', False)), _connector='OR'), name='reviews_one_subject', violation_error_message='A review is of one decision or of one experience.'), models.CheckConstraint(condition=models.Q(('reasoning_score__gte', 1), ('reasoning_score__lte', 5)), name='reviews_reasoning_score_range', violation_error_message='reasoning_score must be from 1 to 5.'), models.CheckConstraint(condition=models.Q(('risk_score__gte', 1), ('risk_score__lte', 5)), name='reviews_risk_score_range', violation_error_message='risk_score must be from 1 to 5.'), models.CheckConstraint(condition=models.Q(('timing_score__gte', 1), ('timing_score__lte', 5)), name='reviews_timing_score_range', violation_error_message='timing_score must be from 1 to 5.'), models.UniqueConstraint(condition=models.Q(('decision__isnull', False)), fields=('decision',), name='reviews_decision_once'), models.UniqueConstraint(condition=models.Q(('experience__isnull', False)), fields=('experience',), name='reviews_experience_once')],
+                "db_table": "reviews",
+                "ordering": ["-reviewed_at", "-id"],
+                "indexes": [models.Index(fields=["-reviewed_at"], name="idx_reviews_reviewed_at")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("verdict__in", ["good", "mixed", "bad"])),
+                        name="reviews_verdict_check",
+                        violation_error_message="verdict must be one of: good, mixed, bad.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("decision__isnull", False), ("experience__isnull", True)),
+                            models.Q(("decision__isnull", True), ("experience__isnull", False)),
+                            _connector="OR",
+                        ),
+                        name="reviews_one_subject",
+                        violation_error_message="A review is of one decision or of one experience.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("reasoning_score__gte", 1), ("reasoning_score__lte", 5)),
+                        name="reviews_reasoning_score_range",
+                        violation_error_message="reasoning_score must be from 1 to 5.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("risk_score__gte", 1), ("risk_score__lte", 5)),
+                        name="reviews_risk_score_range",
+                        violation_error_message="risk_score must be from 1 to 5.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("timing_score__gte", 1), ("timing_score__lte", 5)),
+                        name="reviews_timing_score_range",
+                        violation_error_message="timing_score must be from 1 to 5.",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("decision__isnull", False)),
+                        fields=("decision",),
+                        name="reviews_decision_once",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("experience__isnull", False)),
+                        fields=("experience",),
+                        name="reviews_experience_once",
+                    ),
+                ],
             },
         ),
     ]
