@@ -201,3 +201,40 @@ def test_manage_py_mcp_server_over_stdio(live_server, agent):
     assert tools == TOOLS
     assert refused is False and json.loads(text)["id"] == "dec-stdio"
     assert Decision.objects.filter(pk="dec-stdio").count() == 1
+
+
+def test_listening_beyond_loopback_needs_the_allowed_hosts_and_refuses_the_others(live_server, agent):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="needs --allowed-host"):
+        call_command(
+            "mcp_server", "--transport", "streamable-http", "--host", "0.0.0.0", "--url", live_server.url
+        )
+
+    app = http_app(api_url=live_server.url, host="0.0.0.0", allowed_hosts=["mcp.desk.example:8765"])
+    sock = socket.create_server(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        threading.Event().wait(0.02)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {agent.token}"}
+    try:
+        rebound = httpx.post(url, json=hello, headers={**headers, "Host": "evil.example"}, timeout=10)
+        named = httpx.post(url, json=hello, headers={**headers, "Host": "mcp.desk.example:8765"}, timeout=10)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert rebound.status_code == 421  # a name it was not told of: refused, whatever the token
+    assert named.status_code == 200

@@ -36,6 +36,7 @@ class Command(BaseCommand):
                 host=options["host"],
                 port=options["port"],
                 path=options["path"],
+                allowed_hosts=options["allowed_hosts"],
             )
         except SystemExit as exc:
             if exc.code not in (None, 0):

@@ -339,6 +339,9 @@ async def _resource(call: Awaitable[Any]) -> Any:
         raise ResourceError(f"TradeOffice is unreachable; try again shortly. ({exc})") from exc
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def http_app(
     *, api_url: str, host: str = "127.0.0.1", path: str = "/mcp", allowed_hosts: list[str] | None = None
 ):
@@ -371,8 +374,12 @@ def serve(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     path: str = "/mcp",
+    allowed_hosts: list[str] | None = None,
 ) -> None:
-    """Run until stopped: over stdio with `token`, or streamable HTTP on host:port with clients' tokens."""
+    """Run until stopped: over stdio with `token`, or streamable HTTP on host:port with clients' tokens.
+
+    Listening beyond loopback needs `allowed_hosts` (the Host headers clients send, e.g. "mcp.example:8765"):
+    the SDK then refuses any other, which keeps a web page from reaching the server by DNS rebinding."""
     if transport == "stdio":
         if not token:
             raise SystemExit("Set TRADEOFFICE_TOKEN to the agent's token (manage.py create_agent NAME).")
@@ -381,7 +388,12 @@ def serve(
     elif transport == "streamable-http":
         import uvicorn
 
-        app = http_app(api_url=api_url, host=host, path=path)
+        if host not in LOOPBACK and not allowed_hosts:
+            raise SystemExit(
+                f"Listening on {host} needs --allowed-host HOST[:PORT] for each name clients reach the server by "
+                "(the Host header): any other is refused, against DNS rebinding."
+            )
+        app = http_app(api_url=api_url, host=host, path=path, allowed_hosts=allowed_hosts)
         logger.info("TradeOffice MCP on http://%s:%s%s, for the API at %s", host, port, path, api_url)
         uvicorn.run(app, host=host, port=port, log_level="warning")
     else:
@@ -399,6 +411,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="Streamable HTTP: the address to listen on.")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="Streamable HTTP: the port.")
     parser.add_argument("--path", default="/mcp", help="Streamable HTTP: the endpoint's path.")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        dest="allowed_hosts",
+        metavar="HOST[:PORT]",
+        help="Streamable HTTP: a Host header clients may send (repeatable); required to listen beyond loopback.",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -418,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         path=args.path,
+        allowed_hosts=args.allowed_hosts,
     )
     return 0
 
