@@ -35,11 +35,12 @@ from apps.backoffice.readable import (
     quantity_column,
     utc_column,
 )
+from apps.common.formatting import DASH, money, price, quote_currency
 from apps.decisions.models import Decision
 from apps.execution.admin import OrderAdmin, PositionAdmin, TradeAdmin
 from apps.execution.models import Order, Position, Trade
 from apps.journal.admin_filters import STATS_FILTERS
-from apps.journal.models import Review
+from apps.journal.models import PositionExcursion, Review
 from apps.memory.admin import ExperienceAdmin
 from apps.memory.models import Experience
 from apps.memory.services.experiences import experiences_set_importance, experiences_tag
@@ -381,6 +382,35 @@ class JournalPositionAdmin(FiguresChangeListMixin, PositionAdmin):
         if obj.realized_pnl is None:
             return self.realized(obj)  # the reason there is none
         return money_column("realized_pnl", "")(self, obj)
+
+
+    fieldsets = [*PositionAdmin.fieldsets, ("R and excursions", {"fields": ["excursion_panel"]})]
+    readonly_fields = [*PositionAdmin.readonly_fields, "excursion_panel"]
+
+    @admin.display(description="R-multiple, MAE, MFE")
+    def excursion_panel(self, obj: Position) -> str:
+        excursion = PositionExcursion.objects.filter(position=obj).first()
+        if excursion is None:
+            return "Not computed yet (manage.py compute_excursions, once the position is closed)."
+        currency = quote_currency(obj.symbol)
+
+        def figure(value):
+            return DASH if value is None else value
+
+        return format_html(
+            "1 R = {} (stop {}, entry order {}); R-multiple {}; MAE {} ({} R), MFE {} ({} R); {} {} bars. {}",
+            money(excursion.risk_amount, currency, signed=False),
+            price(excursion.stop_loss_price),
+            figure(excursion.entry_order_id),
+            figure(excursion.r_multiple),
+            price(excursion.mae),
+            figure(excursion.mae_r),
+            price(excursion.mfe),
+            figure(excursion.mfe_r),
+            excursion.candles,
+            excursion.timeframe,
+            excursion.note,
+        )
 
 
 class JournalTradeAdmin(FiguresChangeListMixin, TradeAdmin):

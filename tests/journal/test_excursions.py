@@ -118,3 +118,16 @@ def test_the_command_computes_each_closed_position_once(binance):
     assert PositionExcursion.objects.count() == 1
     with pytest.raises(CommandError, match="kraken"):
         call_command("compute_excursions", "--exchange", "kraken", stdout=io.StringIO())
+
+
+def test_the_position_page_shows_its_r_and_excursions(binance, root_client):
+    from django.urls import reverse
+
+    _, exchange = binance
+    position = long_position(exchange)
+    url = reverse("admin:execution_position_change", args=[position.pk])
+    assert "Not computed yet (manage.py compute_excursions" in root_client.get(url).content.decode()
+    position_excursion_compute(position=position)
+    html = root_client.get(url).content.decode()
+    assert '1 R = <span class="num-pos">600.00 USDT</span> (stop 58,800.00' in html
+    assert "R-multiple 1.0000; MAE 900.00 (0.7500 R), MFE 1,500.00 (1.2500 R); 181 1m bars." in html
