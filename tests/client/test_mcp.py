@@ -27,6 +27,7 @@ from tests.factories import DiscrepancyFactory, PerformanceMetricsFactory, Posit
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
+EVERY_ADDRESS = "0.0.0.0"  # noqa: S104 - only ever refused, or served on a loopback socket
 TOOLS = {
     "recall_experiences",
     "write_decision",
@@ -208,10 +209,10 @@ def test_listening_beyond_loopback_needs_the_allowed_hosts_and_refuses_the_other
 
     with pytest.raises(CommandError, match="needs --allowed-host"):
         call_command(
-            "mcp_server", "--transport", "streamable-http", "--host", "0.0.0.0", "--url", live_server.url
+            "mcp_server", "--transport", "streamable-http", "--host", EVERY_ADDRESS, "--url", live_server.url
         )
 
-    app = http_app(api_url=live_server.url, host="0.0.0.0", allowed_hosts=["mcp.desk.example:8765"])
+    app = http_app(api_url=live_server.url, host=EVERY_ADDRESS, allowed_hosts=["mcp.desk.example:8765"])
     sock = socket.create_server(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -390,8 +390,8 @@ def serve(
 
         if host not in LOOPBACK and not allowed_hosts:
             raise SystemExit(
-                f"Listening on {host} needs --allowed-host HOST[:PORT] for each name clients reach the server by "
-                "(the Host header): any other is refused, against DNS rebinding."
+                f"Listening on {host} needs --allowed-host HOST[:PORT] for each name clients reach the "
+                "server by (the Host header): any other is refused, against DNS rebinding."
             )
         app = http_app(api_url=api_url, host=host, path=path, allowed_hosts=allowed_hosts)
         logger.info("TradeOffice MCP on http://%s:%s%s, for the API at %s", host, port, path, api_url)
@@ -416,7 +416,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         dest="allowed_hosts",
         metavar="HOST[:PORT]",
-        help="Streamable HTTP: a Host header clients may send (repeatable); required to listen beyond loopback.",
+        help="Streamable HTTP: a Host header clients may send (repeatable); needed beyond loopback.",
     )
 
 
