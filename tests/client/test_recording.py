@@ -213,3 +213,37 @@ def test_records_spooled_in_an_outage_reach_tradeoffice_by_themselves_when_it_is
     assert len(office.recorder.spool) == 0
     office.close()
     assert office.recorder._replayer is None  # closing stopped the replay
+
+
+def test_okx_answers_with_ids_only_and_the_record_is_completed(live_server, agent, emulator, tmp_path):
+    from tests.factories import ExchangeFactory
+
+    ExchangeFactory(name="okx")
+    account = emulator.add_account("okx", name=f"okx{len(emulator.accounts) + 1}")
+    account.set_balance("USDT", "100000")
+    account.set_ticker(SYMBOL, "45000.1")
+    office = office_at(live_server.url, agent.token, tmp_path / "spool.sqlite3")
+    exchange = office.record(account.client(), exchange_name="okx")
+
+    with office.decision(DECISION) as decision:
+        placed = exchange.create_order(SYMBOL, "limit", "buy", 0.012, 45000.1)
+    assert placed.get("symbol") in (None, SYMBOL) and placed["id"]  # OKX's answer: the ids, little else
+    recorded = Order.objects.get(pk=placed["id"])
+    assert (recorded.exchange.name, recorded.symbol, recorded.side, recorded.type) == (
+        "okx",
+        SYMBOL,
+        "buy",
+        "limit",
+    )
+    assert (recorded.amount, recorded.price, recorded.status) == (
+        Decimal("0.012"),
+        Decimal("45000.1"),
+        "open",
+    )
+    assert recorded.decision_id == decision.id
+
+    exchange.cancel_order(placed["id"], SYMBOL)  # answered with ids only too
+    recorded.refresh_from_db()
+    assert recorded.status == "canceled" and recorded.symbol == SYMBOL
+    assert statuses_of(placed["id"]) == ["open", "canceled"]
+    office.close()
