@@ -27,8 +27,8 @@ class AuditedAdminMixin:
 
     def log_addition(self, request, obj, message):
         entry = super().log_addition(request, obj, message)
-        if getattr(self, "writes_own_trail", False):
-            return entry
+        if entry is None or getattr(self, "writes_own_trail", False):
+            return entry  # the admin wrote (or chose not to write) its own trail
         operator_action_record(
             user=request.user,
             action=f"{obj._meta.model_name}_add",
@@ -41,7 +41,7 @@ class AuditedAdminMixin:
 
     def log_change(self, request, obj, message):
         entry = super().log_change(request, obj, message)
-        if getattr(self, "writes_own_trail", False):
+        if entry is None or getattr(self, "writes_own_trail", False):
             return entry
         what = _entry_text(entry) or "No fields changed."
         operator_action_record(

@@ -223,6 +223,7 @@ def test_with_a_new_version_number_the_change_is_a_new_inactive_version(operator
     assert history(new) == [(ADDITION, "olivia", "made mean-reversion v1.0.1 from mean-reversion v1.0.0, "
                                                  "which has been live and stays as it ran")]  # fmt: skip
     assert history(ran) == []
+    assert [e.data["action"] for e in operator_events()] == ["strategy_version_create"]
 
 
 def test_a_version_that_never_ran_is_edited_in_place(operator_client):
