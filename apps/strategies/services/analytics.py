@@ -166,19 +166,33 @@ def greeks(returns: Sequence[float], benchmark: Sequence[float]) -> tuple[float 
 
 def rolling(returns: Sequence[float], window: int) -> tuple[list[float | None], list[float | None]]:
     """Rolling (Sharpe, volatility) over the `window` returns ending at each day; None until a full window
-    has passed."""
-    sharpe: list[float | None] = []
-    volatility: list[float | None] = []
+    has passed. One pass: the window's sums move by one return in and one out, taken about the first return
+    so that the sum of squares does not cancel; a window whose variance is lost in rounding has none."""
+    n = len(returns)
+    sharpe: list[float | None] = [None] * n
+    volatility: list[float | None] = [None] * n
+    if window < 2 or n < window:
+        return sharpe, volatility
     annualizer = math.sqrt(PERIODS)
-    for index in range(len(returns)):
+    shift = returns[0]
+    total = squares = 0.0
+    for index, value in enumerate(returns):
+        centred = value - shift
+        total += centred
+        squares += centred * centred
+        if index >= window:
+            leaving = returns[index - window] - shift
+            total -= leaving
+            squares -= leaving * leaving
         if index + 1 < window:
-            sharpe.append(None)
-            volatility.append(None)
             continue
-        chunk = returns[index + 1 - window : index + 1]
-        std = sample_std(chunk)
-        volatility.append(None if std is None else std * annualizer)
-        sharpe.append(None if not std else _mean(chunk) / std * annualizer)
+        mean = total / window
+        variance = (squares - total * mean) / (window - 1)
+        if variance <= 1e-12 * (squares / window):  # nothing but rounding left: the same return every day
+            variance = 0.0
+        std = math.sqrt(variance)
+        volatility[index] = std * annualizer
+        sharpe[index] = (mean + shift) / std * annualizer if std else None
     return sharpe, volatility
 
 

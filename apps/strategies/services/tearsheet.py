@@ -202,9 +202,7 @@ def _benchmark(sheet: Tearsheet, exchange_ids: list[int] | None) -> None:
 
 FILLS_SQL = """
 SELECT COALESCE(fee_currency, ''), count(*), COALESCE(sum(fee), 0),
-       COALESCE(sum(cost) FILTER (
-           WHERE upper(split_part(split_part(symbol, '/', 2), ':', 1)) = upper(%(quote)s)
-       ), 0)
+       COALESCE(sum(cost) FILTER (WHERE symbol LIKE %(quoted)s OR symbol LIKE %(settled)s), 0)
 FROM trades
 WHERE datetime >= %(since)s AND datetime < %(until)s
   AND (%(exchanges)s::int[] IS NULL OR exchange_id = ANY(%(exchanges)s::int[]))
@@ -234,8 +232,9 @@ def _bounds(sheet: Tearsheet) -> dict:
 
 
 def _fills_and_positions(sheet: Tearsheet, exchange_ids, symbols) -> None:
-    parameters = {**_bounds(sheet), "quote": sheet.reporting_currency, "exchanges": exchange_ids,
-                  "symbols": symbols}  # fmt: skip
+    quote = sheet.reporting_currency
+    parameters = {**_bounds(sheet), "quote": quote, "exchanges": exchange_ids, "symbols": symbols,
+                  "quoted": f"%/{quote}", "settled": f"%/{quote}:%"}  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(FILLS_SQL, parameters)
         rows = cursor.fetchall()
