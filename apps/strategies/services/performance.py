@@ -187,25 +187,22 @@ def performance_metrics_compute(
 
 
 # Wins, losses, their sums and the longest runs of the closed trades, in the order they closed, in one
-# statement and one sort: a run is a stretch of one sign, numbered by counting the sign changes before it (the
+# statement: a run is a stretch of one sign, told apart by `n - row_number() OVER (PARTITION BY sign)` (the
 # gaps-and-islands rule); a scratch (sign 0) is a stretch of its own, so it ends both runs.
 TRADE_STATISTICS_SQL = """
-WITH signed AS (
-    SELECT s, pnl, sum(change) OVER (ORDER BY datetime, id ROWS UNBOUNDED PRECEDING) AS island
-    FROM (
-        SELECT sign(pnl)::int AS s, pnl, datetime, id,
-               CASE WHEN sign(pnl) IS DISTINCT FROM lag(sign(pnl)) OVER (ORDER BY datetime, id) THEN 1 ELSE 0
-               END AS change
-        FROM ({closed}) closed
-    ) changes
+WITH ordered AS (
+    SELECT sign(pnl)::int AS s, pnl, row_number() OVER (ORDER BY datetime, id) AS n FROM ({closed}) closed
 ), runs AS (
-    SELECT s, count(*) AS length FROM signed WHERE s <> 0 GROUP BY island, s
+    SELECT s, count(*) AS length
+    FROM (SELECT s, n - row_number() OVER (PARTITION BY s ORDER BY n) AS island FROM ordered) islands
+    WHERE s <> 0
+    GROUP BY s, island
 )
 SELECT count(*), count(*) FILTER (WHERE s > 0), count(*) FILTER (WHERE s < 0),
        COALESCE(sum(pnl) FILTER (WHERE s > 0), 0), COALESCE(sum(pnl) FILTER (WHERE s < 0), 0),
        (SELECT COALESCE(max(length), 0) FROM runs WHERE s > 0),
        (SELECT COALESCE(max(length), 0) FROM runs WHERE s < 0)
-FROM signed
+FROM ordered
 """
 
 
@@ -216,12 +213,10 @@ def _trade_statistics(experiences) -> metrics.TradeStatistics:
     from django.db import connection
 
     try:
-        inner, params = experiences.order_by().values("pnl", "datetime", "id").query.sql_with_params()
+        inner, params = experiences.values("pnl", "datetime", "id").query.sql_with_params()
     except EmptyResultSet:  # a filter that can match nothing (an empty list of symbols)
         return metrics.trade_statistics([])
     with connection.cursor() as cursor:
-        # Its one sort and the runs' hash table in memory rather than on disk, for this transaction only.
-        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(TRADE_STATISTICS_SQL.format(closed=inner), params)
         total, wins, losses, gross_win, gross_loss, longest_wins, longest_losses = cursor.fetchone()
     return metrics.trade_statistics_from_sums(
