@@ -217,34 +217,6 @@ def trade_statistics(pnls: Sequence[Decimal]) -> TradeStatistics:
     )
 
 
-def trade_statistics_from_sums(
-    *,
-    total: int,
-    wins: int,
-    losses: int,
-    gross_win: Decimal,
-    gross_loss: Decimal,
-    longest_wins: int,
-    longest_losses: int,
-) -> TradeStatistics:
-    """The same statistics from counts and exact sums (as PostgreSQL computes them, performance.py): every
-    division here, at 40 digits, so the figures are trade_statistics()'s to the last digit."""
-    with localcontext(_context()):
-        decided = wins + losses
-        return TradeStatistics(
-            total_trades=total,
-            winning_trades=wins,
-            losing_trades=losses,
-            scratch_trades=total - decided,
-            win_rate=Decimal(wins) / Decimal(decided) if decided else None,
-            avg_win=Decimal(gross_win) / Decimal(wins) if wins else None,
-            avg_loss=Decimal(gross_loss) / Decimal(losses) if losses else None,
-            profit_factor=Decimal(gross_win) / abs(Decimal(gross_loss)) if gross_loss else None,
-            max_consecutive_wins=longest_wins,
-            max_consecutive_losses=longest_losses,
-        )
-
-
 def to_column(value: Decimal | None, *, max_digits: int, decimal_places: int) -> Decimal | None:
     """Round half away from zero (as PostgreSQL's NUMERIC does) to the column's scale.
 

@@ -119,7 +119,8 @@ def performance_metrics_compute(
         fills = fills.filter(symbol__in=symbols)
     if exchange_ids is not None:
         fills = fills.filter(exchange_id__in=exchange_ids)
-    trades = _trade_statistics(experiences)
+    pnls = list(experiences.order_by("datetime", "id").values_list("pnl", flat=True))
+    trades = metrics.trade_statistics(pnls)
 
     def ratio(value):
         return metrics.to_column(value, max_digits=10, decimal_places=4)
@@ -184,45 +185,6 @@ def performance_metrics_compute(
     )
     _strategy_refresh(strategy=strategy)
     return PerformanceOutcome(row=row, created=created, equity_points=len(curve), notes=tuple(notes))
-
-
-# Wins, losses, their sums and the longest runs of the closed trades, in the order they closed, in one
-# statement: a run is a stretch of one sign, told apart by `n - row_number() OVER (PARTITION BY sign)` (the
-# gaps-and-islands rule); a scratch (sign 0) is a stretch of its own, so it ends both runs.
-TRADE_STATISTICS_SQL = """
-WITH ordered AS (
-    SELECT sign(pnl)::int AS s, pnl, row_number() OVER (ORDER BY datetime, id) AS n FROM ({closed}) closed
-), runs AS (
-    SELECT s, count(*) AS length
-    FROM (SELECT s, n - row_number() OVER (PARTITION BY s ORDER BY n) AS island FROM ordered) islands
-    WHERE s <> 0
-    GROUP BY s, island
-)
-SELECT count(*), count(*) FILTER (WHERE s > 0), count(*) FILTER (WHERE s < 0),
-       COALESCE(sum(pnl) FILTER (WHERE s > 0), 0), COALESCE(sum(pnl) FILTER (WHERE s < 0), 0),
-       (SELECT COALESCE(max(length), 0) FROM runs WHERE s > 0),
-       (SELECT COALESCE(max(length), 0) FROM runs WHERE s < 0)
-FROM ordered
-"""
-
-
-def _trade_statistics(experiences) -> metrics.TradeStatistics:
-    """metrics.trade_statistics of the experiences' pnls, computed where they are: counts and exact sums in
-    PostgreSQL, the divisions in Decimal (a million pnls need not travel to Python)."""
-    from django.core.exceptions import EmptyResultSet
-    from django.db import connection
-
-    try:
-        inner, params = experiences.values("pnl", "datetime", "id").query.sql_with_params()
-    except EmptyResultSet:  # a filter that can match nothing (an empty list of symbols)
-        return metrics.trade_statistics([])
-    with connection.cursor() as cursor:
-        cursor.execute(TRADE_STATISTICS_SQL.format(closed=inner), params)
-        total, wins, losses, gross_win, gross_loss, longest_wins, longest_losses = cursor.fetchone()
-    return metrics.trade_statistics_from_sums(
-        total=total, wins=wins, losses=losses, gross_win=gross_win, gross_loss=gross_loss,
-        longest_wins=longest_wins, longest_losses=longest_losses,
-    )  # fmt: skip
 
 
 RETURN_FIGURES = ("total_return", "annualized_return", "volatility", "max_drawdown", "sharpe_ratio",
