@@ -120,7 +120,9 @@ def test_the_positions_changelist_shows_the_realized_pnl(admin_client, closed_po
 
     page = response.content.decode()
     assert response.status_code == 200
-    assert ">Realized PnL</a>" in page and '<td class="field-realized">-5827.67900000</td>' in page
+    # Money in its currency to 2 places, its sign coloured (docs/operators.md, "How numbers read").
+    assert ">Realized PnL</a>" in page
+    assert '<td class="field-realized_shown"><span class="num-neg">-5,827.68 USDT</span></td>' in page
     # No figure reads "n/a" with its reason on hover, not as a blank or a 0.
     assert 'title="No fills of ETH/USDT on its exchange' in page
 
