@@ -36,7 +36,9 @@ ROLE_APPS = {
     "exchanges", "execution", "portfolio", "decisions", "memory", "strategies", "system_events",
     "reconciliation", "journal",
 }  # fmt: skip
-OPERATOR_CHANGES = {"memory.experience", "strategies.strategy", "reconciliation.discrepancy", "journal.review"}
+OPERATOR_CHANGES = {
+    "memory.experience", "strategies.strategy", "reconciliation.discrepancy", "journal.review",
+}  # fmt: skip
 OPERATOR_ADDS = {"strategies.strategy", "journal.review"} | ADD_ONLY
 
 MODELS = {f"{model._meta.app_label}.{model._meta.model_name}": model for model in admin.site._registry}

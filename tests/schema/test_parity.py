@@ -264,7 +264,7 @@ ADDED_TABLES = {
     "cash_flows": "deposits, withdrawals and transfers between accounts, each recorded once",
     "model_prices": "each model's token prices from a moment on, never overwritten",
     "reviews": "an operator's verdict and rubric scores on a decision or an experience, once per subject",
-    "ohlcv_candles": "the exchange's OHLCV bars over each closed position's life, kept to recompute excursions",
+    "ohlcv_candles": "the exchange's OHLCV bars over each closed position's life, kept for its excursions",
     "position_excursions": "a closed position's planned risk (1 R), R-multiple, MAE and MFE",
 }
 
