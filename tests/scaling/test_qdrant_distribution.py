@@ -5,6 +5,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.memory.services import long_term
+from apps.memory.services.long_term.interface import DENSE_VECTOR, SPARSE_VECTOR
 
 
 class RecordingClient:
@@ -42,7 +43,8 @@ def test_the_cluster_layout_is_sent_when_the_collection_is_created(settings):
     assert name == settings.QDRANT_COLLECTION
     assert (arguments["shard_number"], arguments["replication_factor"]) == (6, 2)
     assert arguments["write_consistency_factor"] == 1
-    assert arguments["vectors_config"].size == 384
+    assert arguments["vectors_config"][DENSE_VECTOR].size == 384
+    assert arguments["sparse_vectors_config"][SPARSE_VECTOR].modifier == "idf"  # the lexical half
     assert arguments["metadata"] == {"embedder": "hashing-v1", "dimension": 384}
 
 
