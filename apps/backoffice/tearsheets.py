@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -73,7 +72,7 @@ def _context(sheet: Tearsheet) -> dict:
         "figures": sheet.figures,
         "months": MONTHS,
         "monthly_rows": _monthly_rows(sheet),
-        "chart_json": json.dumps(chart_data(sheet)),
+        "chart_data": chart_data(sheet),
         "generated": timezone.now(),
     }
 

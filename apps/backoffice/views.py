@@ -1,7 +1,5 @@
 """The dashboard: how is the agent doing, at a glance."""
 
-import json
-
 from django.conf import settings
 from django.contrib import admin
 from django.template.response import TemplateResponse
@@ -34,7 +32,7 @@ def dashboard(request):
         "decisions": selectors.recent_decisions(),
         "events": selectors.events_by_severity(hours=24),
         "drift": selectors.reconciliation_drift(),
-        "equity_json": json.dumps(selectors.account_chart(curve)),
+        "equity_data": selectors.account_chart(curve),
         "inference": selectors.inference_summary(curve, days=30),
         "currency": settings.REPORTING_CURRENCY,
     }

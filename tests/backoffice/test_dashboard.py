@@ -152,7 +152,6 @@ def test_the_index_links_to_the_dashboard(root_client):
 
 
 def test_the_dashboard_nets_pnl_of_inference_cost_and_overlays_the_benchmark(root_client, db):
-    import json
     from datetime import UTC, datetime
 
     from apps.decisions.costs import model_price_add
@@ -181,7 +180,7 @@ def test_the_dashboard_nets_pnl_of_inference_cost_and_overlays_the_benchmark(roo
     assert "PnL net of inference cost, last 30 days (UTC)" in html
     assert "PnL 300.00 \u2212 inference 10.00 = " in html and "290.00 USDT" in html
     assert reverse("admin:tearsheet", args=[Strategy.objects.get().pk]) in html
-    data = json.loads(page.context["equity_json"])
+    data = page.context["equity_data"]
     assert data["equity"] == [10000.0, 10300.0]
     assert data["benchmark_equity"] == [10000.0, 11000.0]  # BTC's +10% on the first day's value
     assert "svg.chart text { fill: var(--body-fg); }" in html  # axis labels readable on a dark background
