@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 
 from django.contrib import admin
 from django.contrib.staticfiles import finders
@@ -123,6 +122,3 @@ def tearsheet_view(request, strategy_id: int):
         request, "admin/backoffice/tearsheet.html", context, status=400 if errors else 200
     )
 
-
-def percent(value: float | Decimal | None) -> str:
-    return "—" if value is None else f"{float(value) * 100:,.2f}%"
