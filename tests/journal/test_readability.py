@@ -33,7 +33,7 @@ def test_the_experiences_list_reads_as_money_percent_and_utc(root_client, world)
 def test_the_orders_and_trades_lists_drop_padding_zeros(root_client, world):
     html = root_client.get(reverse("admin:execution_trade_changelist")).content.decode()
     assert '<td class="field-amount_shown">0.01</td>' in html
-    assert '<td class="field-price_shown">45,000</td>' in html and "0.4500 USDT" in html
+    assert '<td class="field-price_shown">45,000.00</td>' in html and "0.4500 USDT" in html
     html = root_client.get(reverse("admin:execution_order_changelist")).content.decode()
     assert '<td class="field-filled_shown">0.01</td>' in html and "Time (UTC)" in html
 
