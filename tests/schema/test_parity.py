@@ -259,7 +259,7 @@ ADDED_TABLES = {
     "reconciliation_discrepancies": "each difference a run found, both versions side by side, what was done",
     "memory_recalls": "a recall from long-term memory made for a decision: the query, filters, embedder",
     "memory_recall_hits": "each experience such a recall returned, with its rank, score and explanation",
-    "experience_importance_changes": "each move of an experience's importance by feedback: old, new, why, when",
+    "experience_importance_changes": "each move of an experience's importance by feedback: old, new, why",
     "experience_links": "an experience that nearly duplicates, or supersedes, another (nothing merged)",
     "cash_flows": "deposits, withdrawals and transfers between accounts, each recorded once",
     "model_prices": "each model's token prices from a moment on, never overwritten",
