@@ -179,12 +179,15 @@ def test_operator_annotates_an_experience_finds_it_and_reads_the_dashboard(
     lessons = me.find("#id_lessons_learned").get_attribute("value")
     assert lessons == "Wait for the 4h close\nHalve the size when liquidations spike"
 
-    # The dashboard: the latest total value and the equity curve, drawn without any script.
+    # The dashboard: the latest total value, the equity curve (interactive, drawn by its script) and the
+    # drawdown and daily PnL (server-drawn SVG).
     me.open("/admin/")
     me.click_link("→ Dashboard: equity, drawdown, PnL, positions, today's trades")
     me.wait.until(me.ec.title_contains("Dashboard"))
     assert "10450.25" in me.page_text()
+    equity = me.find('.ts-chart[data-chart="account-equity"] canvas')
+    assert equity.size["width"] > 300
     charts = browser.find_elements(me.By.CSS_SELECTOR, "svg.chart")
-    assert len(charts) == 3
+    assert len(charts) == 2
     assert charts[0].find_element(me.By.TAG_NAME, "polyline").size["width"] > 100
     me.shot("dashboard")
