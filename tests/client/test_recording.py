@@ -130,7 +130,7 @@ def test_an_outage_loses_nothing_keeps_the_order_and_doubles_nothing(gate, agent
         second = exchange.create_order(SYMBOL, "limit", "buy", 0.01, 44000)
         exchange.cancel_order(second["id"], SYMBOL)
         trading = time.monotonic() - started
-    assert trading < 5  # the exchange's answers came back at once; nothing waited for TradeOffice
+    assert trading < 10  # the exchange's answers came back at once; nothing waited for TradeOffice
 
     assert Decision.objects.filter(pk=decision.id).count() == 1  # recorded before the answer was lost
     assert Order.objects.count() == 0 and Trade.objects.count() == 0
@@ -206,7 +206,7 @@ def test_records_spooled_in_an_outage_reach_tradeoffice_by_themselves_when_it_is
     assert len(office.recorder.spool) == 1 and Order.objects.count() == 0
 
     gate.mode = "up"  # and the agent records nothing more
-    deadline = time.monotonic() + 5 + 2  # the first retry waits out the 1 s back-off, then a replay round
+    deadline = time.monotonic() + 20  # the back-off after the failure, then a replay round (0.2 s apart)
     while Order.objects.filter(pk=order["id"]).count() == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert Order.objects.filter(pk=order["id"]).count() == 1
