@@ -1,4 +1,4 @@
-"""Target: the figures above the experiences, positions, trades and decisions changelists (one aggregate
+"""Target 12: the figures above the experiences, positions, trades and decisions changelists (one aggregate
 query for what the filters select) in p95 <= 300 ms at 1,000,000 rows each, page included.
 
     .venv/bin/python bench/changelist_figures.py --rows 1000000

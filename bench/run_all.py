@@ -45,6 +45,7 @@ BENCHMARKS = [
     ("reconciliation.py", 8, [], ["--orders", "500", "--fills", "5000"]),
     ("memory_onnx.py", 10, [], ["--experiences", "5000", "--queries", "50", "--worker-recalls", "20"]),
     ("tearsheet.py", 11, [], ["--trades", "100000", "--positions", "4000", "--decisions", "10000"]),
+    ("changelist_figures.py", 12, [], ["--rows", "100000", "--requests", "5"]),
 ]
 
 
