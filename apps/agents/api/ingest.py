@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -39,6 +40,20 @@ class Written:
 
     obj: Any
     outcome: str
+
+
+def ingest_result_schema(name: str, item_serializer) -> PolymorphicProxySerializer:
+    """The OpenAPI answer of an ingest endpoint: one item as its serializer, or a batch's result."""
+    batch = type(
+        f"{name}BatchResult",
+        (BatchResultSerializer,),
+        {"results": item_serializer(many=True, read_only=True)},
+    )
+    return PolymorphicProxySerializer(
+        component_name=f"{name}IngestResult",
+        serializers=[item_serializer, batch],
+        resource_type_field_name=None,
+    )
 
 
 class IngestSerializer(serializers.Serializer):

@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiParameter,
-    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
@@ -14,7 +13,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.agents.api.ingest import BatchResultSerializer, Written, ingest
+from apps.agents.api.ingest import Written, ingest, ingest_result_schema
 from apps.agents.models import WriteAction
 from apps.agents.services import agent_writes_record
 from apps.common.api.exceptions import ApiError
@@ -44,19 +43,6 @@ EXCHANGE_PARAM = OpenApiParameter(
 )
 
 
-def _ingest_response(name: str, item_serializer) -> PolymorphicProxySerializer:
-    batch = type(
-        f"{name}BatchResult",
-        (BatchResultSerializer,),
-        {"results": item_serializer(many=True, read_only=True)},
-    )
-    return PolymorphicProxySerializer(
-        component_name=f"{name}IngestResult",
-        serializers=[item_serializer, batch],
-        resource_type_field_name=None,
-    )
-
-
 def _actor(request) -> str | None:
     return getattr(request.user, "name", None)
 
@@ -75,8 +61,8 @@ class OrderViewSet(RecordViewSet):
         summary="Record or update orders (one, or a list of up to 1,000): ccxt's unified order as is",
         request=OrderIngestSerializer,
         responses={
-            200: _ingest_response("Order", OrderSerializer),
-            201: _ingest_response("Order", OrderSerializer),
+            200: ingest_result_schema("Order", OrderSerializer),
+            201: ingest_result_schema("Order", OrderSerializer),
         },
         parameters=[EXCHANGE_PARAM],
     )
@@ -135,8 +121,8 @@ class TradeViewSet(RecordViewSet):
         summary="Record trades (one, or a list of up to 1,000): ccxt's unified trade as is; repeat = no-op",
         request=TradeIngestSerializer,
         responses={
-            200: _ingest_response("Trade", TradeSerializer),
-            201: _ingest_response("Trade", TradeSerializer),
+            200: ingest_result_schema("Trade", TradeSerializer),
+            201: ingest_result_schema("Trade", TradeSerializer),
         },
         parameters=[EXCHANGE_PARAM],
     )
@@ -188,8 +174,8 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
         summary="Open or update positions, one per exchange and symbol (one, or a list)",
         request=PositionIngestSerializer,
         responses={
-            200: _ingest_response("Position", PositionSerializer),
-            201: _ingest_response("Position", PositionSerializer),
+            200: ingest_result_schema("Position", PositionSerializer),
+            201: ingest_result_schema("Position", PositionSerializer),
         },
     )
     def create(self, request, *args, **kwargs):

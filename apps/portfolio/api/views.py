@@ -1,10 +1,10 @@
 """GET/POST /api/v1/portfolio-snapshots/ and /api/v1/cash-flows/."""
 
 import django_filters
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 
-from apps.agents.api.ingest import BatchResultSerializer, Written, ingest
+from apps.agents.api.ingest import Written, ingest, ingest_result_schema
 from apps.portfolio.models import CashFlow, CashFlowSource, PortfolioSnapshot
 from apps.portfolio.services.flows import cash_flow_record, cash_flow_transfer
 from apps.portfolio.services.snapshots import portfolio_snapshot_upsert
@@ -31,18 +31,7 @@ class PortfolioSnapshotFilter(django_filters.FilterSet):
         fields = ["exchange", "snapshot_date", "since", "until"]
 
 
-_RESULT = PolymorphicProxySerializer(
-    component_name="PortfolioSnapshotIngestResult",
-    serializers=[
-        PortfolioSnapshotSerializer,
-        type(
-            "PortfolioSnapshotBatchResult",
-            (BatchResultSerializer,),
-            {"results": PortfolioSnapshotSerializer(many=True, read_only=True)},
-        ),
-    ],
-    resource_type_field_name=None,
-)
+_RESULT = ingest_result_schema("PortfolioSnapshot", PortfolioSnapshotSerializer)
 
 
 class PortfolioSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
@@ -86,18 +75,7 @@ class CashFlowFilter(django_filters.FilterSet):
         fields = ["exchange", "kind", "currency", "source", "since", "until"]
 
 
-_FLOW_RESULT = PolymorphicProxySerializer(
-    component_name="CashFlowIngestResult",
-    serializers=[
-        CashFlowSerializer,
-        type(
-            "CashFlowBatchResult",
-            (BatchResultSerializer,),
-            {"results": CashFlowSerializer(many=True, read_only=True)},
-        ),
-    ],
-    resource_type_field_name=None,
-)
+_FLOW_RESULT = ingest_result_schema("CashFlow", CashFlowSerializer)
 
 
 class CashFlowViewSet(viewsets.ReadOnlyModelViewSet):
