@@ -105,7 +105,6 @@ def exchange_holdings(
              f"{', '.join(f'{a}/{quote}' for a in unpriced)}: the snapshot cannot value it in {quote}; "
              f"give one with --rate {unpriced[0]}=PRICE."}
         )  # fmt: skip
-    book.try_rate(settings.PERFORMANCE_BENCHMARK)  # recorded for the tearsheet's benchmark when priced
     return ExchangeHoldings(
         cash=held.get(quote, Decimal(0)), rows=rows, prices={s: str(p) for s, p in prices.items()}, book=book
     )
@@ -146,8 +145,20 @@ def _position_row(position, *, book: RateBook, exchange: Exchange) -> dict[str, 
     return row
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def _flows_since(
+    previous: PortfolioSnapshot | None, *, exchange: Exchange, snapshot_date: date, moment: datetime
+) -> list:
+    """The account's cash flows a snapshot at `moment` accounts for: those after the previous snapshot (for
+    the first one, those of its own UTC day)."""
+    after = previous.datetime if previous else datetime.combine(snapshot_date, time.min, tzinfo=UTC)
+    return flows_between(exchange=exchange, after=after, until=moment)
+
+
+def _currency_columns(flow: Decimal, book: RateBook) -> dict:
+    """The net flow, the reporting currency and the rates used, as a snapshot keeps them; the benchmark's
+    rate is looked up first so that it is kept too whenever it can be priced (the tearsheet's benchmark)."""
+    book.try_rate(settings.PERFORMANCE_BENCHMARK)
+    return {"net_flow": flow, "reporting_currency": settings.REPORTING_CURRENCY, "rates": book.recorded()}
 
 
 def _chain(exchange: Exchange, snapshot_date: date, total_value: Decimal, flow: Decimal):
@@ -223,11 +234,7 @@ def portfolio_snapshot_take(
         book = holdings.book if holdings is not None else RateBook(moment=moment, given=rates or {})
     except ValueError as exc:  # a rate given that is not positive
         raise ValidationError({"rates": str(exc)}) from None
-    flows = flows_between(
-        exchange=exchange,
-        after=previous.datetime if previous is not None else _day_start(snapshot_date),
-        until=moment,
-    )
+    flows = _flows_since(previous, exchange=exchange, snapshot_date=snapshot_date, moment=moment)
     if holdings is not None:
         cash = holdings.cash
         cash_source = "the exchange's balances"
@@ -259,7 +266,6 @@ def portfolio_snapshot_take(
     positions_value = _money(sum((Decimal(r["value"]) for r in rows), Decimal(0)))
     total_value = cash + positions_value
     flow = net_flow(flows, book=book, exchange=exchange)
-    book.try_rate(settings.PERFORMANCE_BENCHMARK)  # kept for the tearsheet's benchmark when priced
     daily_pnl, total_pnl, total_return = _chain(exchange, snapshot_date, total_value, flow)
 
     snapshot, created = PortfolioSnapshot.objects.update_or_create(
@@ -273,9 +279,7 @@ def portfolio_snapshot_take(
             "daily_pnl": daily_pnl,
             "total_return": total_return,
             "positions": rows,
-            "net_flow": flow,
-            "reporting_currency": settings.REPORTING_CURRENCY,
-            "rates": book.recorded(),
+            **_currency_columns(flow, book),
             "timestamp": to_ms(moment),
             "datetime": moment,
         },
@@ -371,16 +375,11 @@ def portfolio_snapshot_upsert(
         book = RateBook(moment=moment, given=rates or {})
     except ValueError as exc:
         raise ValidationError({"rates": str(exc)}) from None
-    flows = flows_between(
-        exchange=exchange,
-        after=previous.datetime if previous is not None else _day_start(snapshot_date),
-        until=moment,
-    )
+    flows = _flows_since(previous, exchange=exchange, snapshot_date=snapshot_date, moment=moment)
     try:
         flow = net_flow(flows, book=book, exchange=exchange)
     except ValidationError as exc:
         raise ValidationError({"rates": exc.message_dict["exchange"]}) from None
-    book.try_rate(settings.PERFORMANCE_BENCHMARK)
     values = {
         "total_value": total_value,
         "cash": cash,
@@ -389,9 +388,7 @@ def portfolio_snapshot_upsert(
         "daily_pnl": daily_pnl,
         "total_return": total_return,
         "positions": positions,
-        "net_flow": flow,
-        "reporting_currency": settings.REPORTING_CURRENCY,
-        "rates": book.recorded(),
+        **_currency_columns(flow, book),
         "timestamp": to_ms(moment),
         "datetime": moment,
     }
