@@ -15,49 +15,18 @@ from django.utils import timezone
 from apps.backoffice.roles import roles_sync
 from tests.factories import ExchangeFactory, PortfolioSnapshotFactory, StrategyFactory
 
-from .test_browser import CHROMEDRIVER, CHROMIUM
+from .chromium import chromium, needs_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser-charts"
 PASSWORD = "operator-browser-password"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason="needs Debian's chromium and chromium-driver, as .ci/run installs them",
-    ),
-]
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def browser():
-    import shutil
-    import tempfile
-
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="tradeoffice-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--window-size=1440,1100",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, CSP refusals included
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    try:
+    with chromium(width=1440, height=1100, console=True) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture

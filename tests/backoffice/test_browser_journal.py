@@ -5,8 +5,6 @@ Screenshots are kept in test-artifacts/browser-journal/ (docs/operators.md shows
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,43 +14,21 @@ from apps.backoffice.roles import roles_sync
 from apps.demo.services import demo_seed
 from apps.journal.models import Review
 from apps.system_events.models import SystemEvent
-from tests.backoffice.test_browser import CHROMEDRIVER, CHROMIUM, Operator
+from tests.backoffice.test_browser import Operator
+
+from .chromium import chromium, needs_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser-journal"
 PASSWORD = "operator-journal-password"
 WIDTH = 1440
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver); "
-        "`apt-get install chromium chromium-driver`, as .ci/run does",
-    ),
-]
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def wide_browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="tradeoffice-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--window-size={WIDTH},1000", "--force-device-scale-factor=1", f"--user-data-dir={profile}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    try:
+    with chromium(width=WIDTH, height=1000) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 class Journalist(Operator):
