@@ -50,7 +50,7 @@ from apps.reconciliation.models import Discrepancy
 from apps.reconciliation.services.adopt import discrepancies_adopt, discrepancies_dismiss
 from apps.strategies.admin import PerformanceMetricsAdmin, StrategyAdmin
 from apps.strategies.models import PerformanceMetrics, Strategy
-from apps.strategies.services.activation import strategy_activate, strategy_deactivate
+from apps.strategies.services.activation import strategy_deactivate
 from apps.strategies.services.versions import (
     strategy_edit_refusal,
     strategy_has_run,
@@ -254,39 +254,25 @@ class OperatorStrategyAdmin(StrategyAdmin):
         )
         return HttpResponseRedirect(reverse("admin:strategies_strategy_change", args=[new.pk]))
 
-    @admin.action(
-        description="Activate the selected version (deactivates the other versions)", permissions=["change"]
-    )
-    def activate(self, request, queryset):
-        chosen = list(queryset)
-        if len({s.name for s in chosen}) != len(chosen):
-            self.message_user(request, "Select at most one version per strategy name.", messages.ERROR)
-            return
-        for strategy in chosen:
-            was_active = list(
-                Strategy.objects.filter(name=strategy.name, is_active=True).exclude(pk=strategy.pk)
-            )
-            try:
-                target = strategy_activate(strategy=strategy)
-            except ValidationError as exc:
-                self.message_user(request, f"{strategy}: {'; '.join(exc.messages)}", messages.ERROR)
-                return
-            replaced = ", ".join(str(s) for s in was_active)
+    def activate_version(self, request, strategy: Strategy) -> tuple[Strategy, list[Strategy]]:
+        """The version made live, then the trail: who activated it, and which versions that took down."""
+        target, replaced = super().activate_version(request, strategy)
+        names = ", ".join(str(s) for s in replaced)
+        operator_action_record(
+            user=request.user,
+            action="strategy_activate",
+            message=f"activated {target}" + (f" in place of {names}" if names else ""),
+            objects=[target],
+            data={"deactivated": [s.pk for s in replaced]},
+        )
+        for old in replaced:
             operator_action_record(
                 user=request.user,
-                action="strategy_activate",
-                message=f"activated {target}" + (f" in place of {replaced}" if replaced else ""),
-                objects=[target],
-                data={"deactivated": [s.pk for s in was_active]},
+                action="strategy_deactivate",
+                message=f"deactivated {old} by activating {target}",
+                objects=[old],
             )
-            for old in was_active:
-                operator_action_record(
-                    user=request.user,
-                    action="strategy_deactivate",
-                    message=f"deactivated {old} by activating {target}",
-                    objects=[old],
-                )
-        self.message_user(request, f"Activated {len(chosen)} strategy version(s).", messages.SUCCESS)
+        return target, replaced
 
     @admin.action(description="Deactivate the selected versions", permissions=["change"])
     def deactivate(self, request, queryset):

@@ -85,11 +85,16 @@ class StrategyAdmin(admin.ModelAdmin):
             return
         for strategy in chosen:
             try:
-                strategy_activate(strategy=strategy)
+                self.activate_version(request, strategy)
             except ValidationError as exc:
                 self.message_user(request, f"{strategy}: {'; '.join(exc.messages)}", messages.ERROR)
                 return
         self.message_user(request, f"Activated {len(chosen)} strategy version(s).", messages.SUCCESS)
+
+    def activate_version(self, request, strategy: Strategy) -> tuple[Strategy, list[Strategy]]:
+        """One version made live: it, and the versions it replaced (what an audit trail names)."""
+        replaced: list[Strategy] = []
+        return strategy_activate(strategy=strategy, deactivated=replaced), replaced
 
     @admin.action(description="Deactivate the selected versions", permissions=["change"])
     def deactivate(self, request, queryset):

@@ -10,11 +10,14 @@ from apps.strategies.models import Strategy
 
 
 @transaction.atomic
-def strategy_activate(*, strategy: Strategy, reason: str | None = None) -> Strategy:
+def strategy_activate(
+    *, strategy: Strategy, reason: str | None = None, deactivated: list[Strategy] | None = None
+) -> Strategy:
     """Make `strategy` the active version of its name; deactivate the other versions, in one transaction.
 
     Rows of the same name are locked first, so two operators activating different versions at
-    once end with exactly one active version.
+    once end with exactly one active version. The versions this call deactivated are appended to
+    `deactivated` when a list is given (read under the lock: what the audit trail names).
     """
     versions = list(Strategy.objects.select_for_update().filter(name=strategy.name).order_by("pk"))
     target = next((v for v in versions if v.pk == strategy.pk), None)
@@ -26,6 +29,8 @@ def strategy_activate(*, strategy: Strategy, reason: str | None = None) -> Strat
             version.is_active = False
             version.deactivated_at = now
             version.save(update_fields=["is_active", "deactivated_at"])
+            if deactivated is not None:
+                deactivated.append(version)
     if not target.is_active:
         target.is_active = True
         target.activated_at = now
