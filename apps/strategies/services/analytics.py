@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from statistics import NormalDist
 
 PERIODS = 365
@@ -219,6 +219,3 @@ def histogram(returns: Sequence[float], bins: int = 40) -> list[tuple[float, flo
         counts[min(int((r - low) / width), bins - 1)] += 1
     return [(low + i * width, low + (i + 1) * width, c) for i, c in enumerate(counts)]
 
-
-def daily_dates(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
