@@ -1,11 +1,25 @@
-"""Figures above a changelist for what its filters select (apps/journal/selectors/figures.py): one
-aggregate query over the filtered rows, shown as money in its currency, percentages with %."""
+"""Figures above a changelist for what its filters select (apps/journal/selectors/figures.py), shown as
+money in its currency, percentages with %.
+
+When every filter of the page is a column of the table's daily roll-up (apps/journal/rollups.py: the
+day, the symbol, the outcome, the side, ...), the figures are summed from the roll-up (a RollupRoute says
+which parameters map to which roll-up column); otherwise one aggregate query over the filtered rows
+answers. Both give the same figures, to the last digit (tests/journal/test_rollups.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
+from typing import Any
 
+from django.contrib.admin.utils import prepare_lookup_value
+from django.db.models import Q
 from django.template.loader import select_template
+from django.utils import timezone
+from django.utils.text import smart_split, unescape_string_literal
 
 from apps.common.formatting import DASH, money, percent, plain_money
 from apps.journal.selectors import figures as selectors
@@ -57,20 +71,19 @@ def results_strip(
     return strip
 
 
-def experience_strip(queryset) -> FigureStrip:
-    strip = results_strip(selectors.experience_figures(queryset), noun="experiences")
+def experience_strip(figures: selectors.ResultFigures) -> FigureStrip:
+    strip = results_strip(figures, noun="experiences")
     strip.note = (strip.note + " Wins and losses by outcome; win rate = wins / (wins + losses).").strip()
     return strip
 
 
-def position_strip(queryset) -> FigureStrip:
-    strip = results_strip(selectors.position_figures(queryset), noun="positions", fee_label="fees")
+def position_strip(figures: selectors.ResultFigures) -> FigureStrip:
+    strip = results_strip(figures, noun="positions", fee_label="fees")
     strip.note = (strip.note + " Realized PnL, net of fees; open positions have none yet.").strip()
     return strip
 
 
-def trade_strip(queryset) -> FigureStrip:
-    figures = selectors.trade_figures(queryset)
+def trade_strip(figures: selectors.TradeFigures) -> FigureStrip:
     fees = (
         f"{plain_money(figures.fees, signed=False, places=4)} {figures.fee_currency or ''}".strip()
         if figures.fees is not None
@@ -93,8 +106,7 @@ def trade_strip(queryset) -> FigureStrip:
     )
 
 
-def decision_strip(queryset) -> FigureStrip:
-    figures = selectors.decision_figures(queryset)
+def decision_strip(figures: selectors.DecisionFigures) -> FigureStrip:
     return FigureStrip(
         title=f"{figures.count:,} decisions filtered",
         items=[
@@ -119,12 +131,113 @@ def decision_strip(queryset) -> FigureStrip:
     )
 
 
-class FiguresChangeListMixin:
-    """Adds the figures of the filtered rows above the changelist (`figures_of(queryset)`)."""
+DATE_PARTS = ("year", "month", "day")
 
-    figures_of = None  # staticmethod: the changelist's filtered queryset -> FigureStrip
+
+@dataclass(frozen=True)
+class RollupRoute:
+    """Which changelist parameters a roll-up answers, and how.
+
+    - `fields`: a field filter's parameter -> the roll-up lookup (every value, OR-ed, as the admin does).
+    - `choices`: a SimpleListFilter's parameter -> the roll-up field it selects (its last value, as
+      SimpleListFilter.value() reads it).
+    - `keywords`: a SimpleListFilter's parameter -> the keyword `figures` takes it as (the experiences'
+      tag, which picks the tag roll-up).
+    - `date_field`: the changelist's date hierarchy, answered by the roll-up's UTC day.
+    - `search`: None when a search term needs the exact figures; "admin" when the admin's own search
+      works on the roll-up (its search fields are roll-up columns); "exact_symbol" for LargeTableAdmin's
+      exact search, whose symbol part the roll-up answers and whose other fields (ids) an exact query
+      over the few rows they select.
+
+    Any other parameter sends the page to the exact figures.
+    """
+
+    figures: Callable[..., Any]  # (Q over the roll-up, **keywords) -> figures
+    fields: dict[str, str] = field(default_factory=dict)
+    choices: dict[str, str] = field(default_factory=dict)
+    keywords: dict[str, str] = field(default_factory=dict)
+    date_field: str | None = None
+    search: str | None = None
+    combine: Callable[[Any, Any], Any] | None = None  # figures + figures (for "exact_symbol")
+
+
+def _rollup_where(route: RollupRoute, params: dict[str, list[str]]) -> tuple[Q, dict[str, str]] | None:
+    where, chosen = Q(), {}
+    dates = {f"{route.date_field}__{part}": part for part in DATE_PARTS} if route.date_field else {}
+    for key, values in params.items():
+        if key in dates:
+            # The admin has checked that these make a date (else it answers ?e=1 before this).
+            where &= Q(**{f"day__{dates[key]}": int(values[-1])})
+        elif key in route.fields:
+            lookup = route.fields[key]
+            where &= reduce(or_, (Q((lookup, prepare_lookup_value(key, value))) for value in values))
+        elif key in route.choices:
+            if values and values[-1]:
+                where &= Q(**{route.choices[key]: values[-1]})
+        elif key in route.keywords:
+            if values and values[-1]:
+                chosen[route.keywords[key]] = values[-1]
+        else:
+            return None  # a filter the roll-up has no column for
+    return where, chosen
+
+
+def rollup_figures(model_admin, request, cl) -> Any | None:
+    """The page's figures from its roll-up, or None when a filter or the search needs the rows."""
+    route: RollupRoute | None = getattr(model_admin, "figures_rollup", None)
+    if route is None or timezone.get_current_timezone_name() != "UTC":
+        return None  # the roll-ups' days are UTC days, as the changelist's dates when it shows UTC
+    found = _rollup_where(route, cl.get_filters_params())
+    if found is None:
+        return None
+    where, chosen = found
+    term = cl.query.strip()
+    if not term:
+        return route.figures(where, **chosen)
+    if route.search == "admin" and all(name.isidentifier() for name in model_admin.search_fields):
+        # Django's default search (every word in some search field, icontains), on the roll-up, whose
+        # columns include every search field.
+        return route.figures(where & admin_search(model_admin.search_fields, term), **chosen)
+    if route.search == "exact_symbol" and route.combine is not None:
+        # LargeTableAdmin's exact search: the term is one of exact_search_fields' values. The roll-up
+        # answers the symbol; an exact query the few rows whose id matches but whose symbol does not.
+        symbol = term.upper()
+        others = [Q(**{name: term}) for name in model_admin.exact_search_fields if "symbol" not in name]
+        figures = route.figures(where & Q(symbol=symbol), **chosen)
+        if others:
+            rest = cl.queryset.filter(reduce(or_, others)).exclude(symbol=symbol)
+            figures = route.combine(figures, model_admin.figures_of(rest))
+        return figures
+    return None
+
+
+def admin_search(search_fields, term: str) -> Q:
+    """The condition ModelAdmin.get_search_results builds for plain search fields: each word (or quoted
+    phrase) of the term contained, case-insensitively, in one of the fields."""
+    condition = Q()
+    for bit in smart_split(term):
+        if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
+            bit = unescape_string_literal(bit)
+        condition &= reduce(or_, (Q(**{f"{name}__icontains": bit}) for name in search_fields))
+    return condition
+
+
+class FiguresChangeListMixin:
+    """Adds the figures of the filtered rows above the changelist: from the roll-up (`figures_rollup`)
+    when the page's filters allow, else `figures_of(queryset)`, shown by `figures_strip(figures)`."""
+
+    figures_of = None  # staticmethod: the changelist's filtered queryset -> figures (one aggregate query)
+    figures_strip = None  # staticmethod: figures -> FigureStrip
+    figures_rollup: RollupRoute | None = None
     change_list_template = "admin/backoffice/change_list_figures.html"
     figures_enabled = True  # off only to measure the page without them (bench/changelist_figures.py)
+    figures_rollups_enabled = True  # off only to measure the exact query beside them (the same bench)
+
+    def changelist_figures(self, request, cl):
+        figures = rollup_figures(self, request, cl) if self.figures_rollups_enabled else None
+        if figures is None:
+            figures = self.figures_of(cl.queryset)
+        return self.figures_strip(figures)
 
     def changelist_view(self, request, extra_context=None):
         opts = self.model._meta
@@ -138,5 +251,5 @@ class FiguresChangeListMixin:
         response = super().changelist_view(request, {**(extra_context or {}), "figures_base": base})
         context = getattr(response, "context_data", None)
         if context is not None and "cl" in context and self.figures_of is not None and self.figures_enabled:
-            context["figures"] = self.figures_of(context["cl"].queryset)
+            context["figures"] = self.changelist_figures(request, context["cl"])
         return response

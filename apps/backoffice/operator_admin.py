@@ -22,6 +22,7 @@ from apps.agents.services import agent_revoke
 from apps.backoffice.admin import DecisionAdmin
 from apps.backoffice.figures import (
     FiguresChangeListMixin,
+    RollupRoute,
     decision_strip,
     experience_strip,
     position_strip,
@@ -41,7 +42,8 @@ from apps.execution.admin import OrderAdmin, PositionAdmin, TradeAdmin
 from apps.execution.models import Order, Position, Trade
 from apps.journal.admin_filters import STATS_FILTERS
 from apps.journal.models import PositionExcursion, Review
-from apps.memory.admin import ExperienceAdmin
+from apps.journal.selectors import figures as figure_selectors
+from apps.memory.admin import ExperienceAdmin, SymbolFilter, TagFilter
 from apps.memory.models import Experience
 from apps.memory.services.experiences import experiences_set_importance, experiences_tag
 from apps.portfolio.models import PortfolioSnapshot
@@ -86,8 +88,28 @@ def review_panel(subject: str, obj) -> str:
     )
 
 
+def _field_filters(*fields: str, **renamed: str) -> dict[str, str]:
+    """The parameters of the admin's field filters on `fields` (ChoicesFieldListFilter's `x__exact`,
+    AllValuesFieldListFilter's `x`, every one's `x__isnull`), as roll-up lookups of the same name, and
+    `renamed` parameters as the roll-up lookup given."""
+    lookups = {}
+    for name in fields:
+        lookups |= {name: name, f"{name}__exact": f"{name}__exact", f"{name}__isnull": f"{name}__isnull"}
+    return lookups | renamed
+
+
+# The exchange filter (RelatedFieldListFilter) selects exchange__id__exact; the roll-ups keep exchange_id.
+EXCHANGE = {"exchange__id__exact": "exchange_id__exact", "exchange__isnull": "exchange_id__isnull"}
+
+
 class OperatorDecisionAdmin(FiguresChangeListMixin, DecisionAdmin):
-    figures_of = staticmethod(decision_strip)
+    figures_of = staticmethod(figure_selectors.decision_figures)
+    figures_strip = staticmethod(decision_strip)
+    figures_rollup = RollupRoute(
+        figures=figure_selectors.decision_figures_rollup,
+        fields=_field_filters("decision_layer"),
+        date_field="datetime",
+    )
     list_display = [
         "id", "decision_layer", "decision_preview", "model_used", "tokens_used", "cost_shown", "latency_ms",
         "datetime_utc",
@@ -107,10 +129,38 @@ class OperatorDecisionAdmin(FiguresChangeListMixin, DecisionAdmin):
 # --- experiences -------------------------------------------------------------------------------------
 
 
+class RollupSymbolFilter(SymbolFilter):
+    """The symbols from the experiences' roll-up: a few thousand rows, not a DISTINCT over every one."""
+
+    def lookups(self, request, model_admin):
+        return [(s, s) for s in figure_selectors.experience_symbols()]
+
+
+class RollupTagFilter(TagFilter):
+    """The tags from the tags' roll-up, not an unnest of every experience's tags."""
+
+    def lookups(self, request, model_admin):
+        return [(t, t) for t in figure_selectors.experience_tags(limit=100)]
+
+
 class OperatorExperienceAdmin(FiguresChangeListMixin, ExperienceAdmin):
-    figures_of = staticmethod(experience_strip)
+    figures_of = staticmethod(figure_selectors.experience_figures)
+    figures_strip = staticmethod(experience_strip)
+    figures_rollup = RollupRoute(
+        figures=figure_selectors.experience_figures_rollup,
+        fields=_field_filters("outcome"),
+        choices={SymbolFilter.parameter_name: "symbol"},
+        keywords={TagFilter.parameter_name: "tag"},
+        date_field="datetime",
+    )
     # The stats pages link here with these (apps/journal/admin_filters.py).
-    list_filter = [*ExperienceAdmin.list_filter, *STATS_FILTERS]
+    list_filter = [
+        *(
+            {SymbolFilter: RollupSymbolFilter, TagFilter: RollupTagFilter}.get(spec, spec)
+            for spec in ExperienceAdmin.list_filter
+        ),
+        *STATS_FILTERS,
+    ]
     list_display = [
         "id", "datetime_utc", "symbol", "outcome", "pnl_shown", "pnl_percentage_shown", "importance", "tags",
     ]  # fmt: skip
@@ -336,7 +386,14 @@ class OperatorDiscrepancyAdmin(DiscrepancyAdmin):
 
 
 class JournalPositionAdmin(FiguresChangeListMixin, PositionAdmin):
-    figures_of = staticmethod(position_strip)
+    figures_of = staticmethod(figure_selectors.position_figures)
+    figures_strip = staticmethod(position_strip)
+    figures_rollup = RollupRoute(
+        figures=figure_selectors.position_figures_rollup,
+        fields=_field_filters("is_open", "side", **EXCHANGE),
+        date_field="opened_at",
+        search="admin",  # search_fields = ["symbol"], a roll-up column
+    )
     # The exchange is a filter (most desks trade one); the unrealized % sits beside its amount.
     list_display = [
         "symbol", "side", "amount_shown", "entry_price_shown", "current_price_shown", "value_shown",
@@ -369,7 +426,6 @@ class JournalPositionAdmin(FiguresChangeListMixin, PositionAdmin):
             return self.realized(obj)  # the reason there is none
         return money_column("realized_pnl", "")(self, obj)
 
-
     fieldsets = [*PositionAdmin.fieldsets, ("R and excursions", {"fields": ["excursion_panel"]})]
     readonly_fields = [*PositionAdmin.readonly_fields, "excursion_panel"]
 
@@ -400,7 +456,15 @@ class JournalPositionAdmin(FiguresChangeListMixin, PositionAdmin):
 
 
 class JournalTradeAdmin(FiguresChangeListMixin, TradeAdmin):
-    figures_of = staticmethod(trade_strip)
+    figures_of = staticmethod(figure_selectors.trade_figures)
+    figures_strip = staticmethod(trade_strip)
+    figures_rollup = RollupRoute(
+        figures=figure_selectors.trade_figures_rollup,
+        fields=_field_filters("side", **EXCHANGE),
+        date_field="datetime",
+        search="exact_symbol",
+        combine=figure_selectors.trade_figures_add,
+    )
     # The order by its id (its text repeats the fill's side, amount and symbol); the exchange is a filter.
     list_display = [
         "id", "order_link", "symbol", "side", "price_shown", "amount_shown", "cost_shown", "fee_shown",

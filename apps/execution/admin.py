@@ -93,7 +93,10 @@ class TradeAdmin(ReadOnlyAdmin, LargeTableAdmin):
         return pretty_json(obj.raw_data)
 
 
-class PositionAdminBase(ReadOnlyAdmin):
+class PositionAdminBase(ReadOnlyAdmin, LargeTableAdmin):
+    """Positions reach millions (one per round trip): LargeTableAdmin's estimated count and date
+    hierarchy; the symbol search stays Django's (a part of it finds it: "BTC")."""
+
     list_display = [
         "symbol", "exchange", "side", "amount", "entry_price", "current_price", "value", "unrealized_pnl",
         "unrealized_pnl_percentage", "realized", "is_open", "opened_at", "closed_at",

@@ -1,6 +1,8 @@
 """The operator's journal: reviews of decisions and experiences, the price path kept for each closed
 position (OHLCV candles), and the position's R-multiple and excursions computed from it."""
 
+from functools import partial
+
 from django.db import models
 
 from apps.common.fields import CurrentTimestamp, Money, Ratio, choices_check
@@ -218,3 +220,131 @@ class PositionExcursion(models.Model):
 
     def __str__(self) -> str:
         return f"excursion of position {self.position_id}"
+
+
+# --- daily roll-ups behind the changelists' figures (apps/journal/rollups.py keeps them) -------------------
+
+RollupSum = partial(models.DecimalField, max_digits=38, decimal_places=8, default=0)
+
+
+def _count() -> models.BigIntegerField:
+    return models.BigIntegerField(default=0)
+
+
+class Rollup(models.Model):
+    """Sums per UTC day and the columns a changelist filters on; written by the database's triggers only."""
+
+    day = models.DateField(null=True)
+    rows = _count()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self._meta.db_table} {self.day}: {self.rows} rows"
+
+
+class _PnlSums(models.Model):
+    with_pnl = _count()
+    wins = _count()
+    losses = _count()
+    pnl = RollupSum()
+    gross_profit = RollupSum()
+    gross_loss = RollupSum()
+
+    class Meta:
+        abstract = True
+
+
+class ExperienceDayRollup(Rollup, _PnlSums):
+    symbol = models.TextField(null=True)
+    outcome = models.TextField(null=True)
+
+    class Meta:
+        db_table = "rollup_experiences_daily"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "symbol", "outcome"], nulls_distinct=False, name="rollup_experiences_daily_key"
+            )
+        ]
+
+
+class ExperienceTagDayRollup(Rollup, _PnlSums):
+    tag = models.TextField(null=True)
+    symbol = models.TextField(null=True)
+    outcome = models.TextField(null=True)
+
+    class Meta:
+        db_table = "rollup_experience_tags_daily"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "tag", "symbol", "outcome"],
+                nulls_distinct=False,
+                name="rollup_experience_tags_daily_key",
+            )
+        ]
+
+
+class PositionDayRollup(Rollup, _PnlSums):
+    exchange_id = models.BigIntegerField(null=True)
+    symbol = models.TextField(null=True)
+    side = models.TextField(null=True)
+    is_open = models.BooleanField(null=True)
+    fees = RollupSum()
+    with_fees = _count()
+
+    class Meta:
+        db_table = "rollup_positions_daily"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "exchange_id", "symbol", "side", "is_open"],
+                nulls_distinct=False,
+                name="rollup_positions_daily_key",
+            )
+        ]
+
+
+class TradeDayRollup(Rollup):
+    exchange_id = models.BigIntegerField(null=True)
+    symbol = models.TextField(null=True)
+    side = models.TextField(null=True)
+    fee_currency = models.TextField(null=True)
+    volume = RollupSum()
+    with_volume = _count()
+    fees = RollupSum()
+    with_fees = _count()
+
+    class Meta:
+        db_table = "rollup_trades_daily"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "exchange_id", "symbol", "side", "fee_currency"],
+                nulls_distinct=False,
+                name="rollup_trades_daily_key",
+            )
+        ]
+
+
+class DecisionDayRollup(Rollup):
+    decision_layer = models.TextField(null=True)
+    model_used = models.TextField(null=True)
+    tokens = _count()
+    with_tokens = _count()
+    input_tokens = _count()
+    with_input_tokens = _count()
+    output_tokens = _count()
+    with_output_tokens = _count()
+    cost = RollupSum()
+    with_cost = _count()
+    latency = _count()
+    with_latency = _count()
+
+    class Meta:
+        db_table = "rollup_decisions_daily"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "decision_layer", "model_used"],
+                nulls_distinct=False,
+                name="rollup_decisions_daily_key",
+            )
+        ]

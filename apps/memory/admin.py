@@ -258,7 +258,10 @@ class ExperienceActionForm(ActionForm):
 
 
 @admin.register(Experience)
-class ExperienceAdmin(admin.ModelAdmin):
+class ExperienceAdmin(LargeTableAdmin):
+    """Experiences reach millions: the count is estimated, the date hierarchy read from the first and
+    last rows, no facet counts (LargeTableAdmin); the search stays full-text (get_search_results)."""
+
     form = ExperienceAnnotationForm
     action_form = ExperienceActionForm
     list_display = [

@@ -18,6 +18,8 @@ import pytest
 from django.apps import apps
 from django.db import connection, transaction
 
+from apps.journal.rollups import SPECS as ROLLUPS
+
 TESTS_DIR = Path(__file__).resolve().parent.parent
 SEED_DDL = TESTS_DIR / "fixtures" / "seed_schema.sql"
 SCHEMA_DOC = TESTS_DIR.parent / "docs" / "schema.md"
@@ -266,6 +268,7 @@ ADDED_TABLES = {
     "reviews": "an operator's verdict and rubric scores on a decision or an experience, once per subject",
     "ohlcv_candles": "the exchange's OHLCV bars over each closed position's life, kept for its excursions",
     "position_excursions": "a closed position's planned risk (1 R), R-multiple, MAE and MFE",
+    **{spec.table: f"the daily sums of {spec.source} behind the changelists' figures" for spec in ROLLUPS},
 }
 
 
@@ -355,6 +358,26 @@ def _foreign_key_columns_last(schema: Schema) -> None:
     for table, keys in _foreign_keys(schema).items():
         order = schema.column_order[table]
         schema.column_order[table] = tuple(c for c in order if c not in keys) + tuple(sorted(keys))
+
+
+def _rollup_triggers(schema: Schema) -> None:
+    transitions = {
+        "insert": "REFERENCING NEW TABLE AS new_rows ",
+        "update": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows ",
+        "delete": "REFERENCING OLD TABLE AS old_rows ",
+        "truncate": "",
+    }
+    for spec in ROLLUPS:
+        for event, transition in transitions.items():
+            schema.triggers.add(
+                f"CREATE TRIGGER {spec.table}_{event} AFTER {event.upper()} ON {spec.source} {transition}"
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {spec.function}()"
+            )
+        body = spec.create_sql().split("$$")[1]
+        schema.functions[f"{spec.function}()"] = f"RETURNS trigger LANGUAGE plpgsql AS {_squeeze(body)}"
+    schema.indexes["idx_positions_opened_at"] = (
+        "CREATE INDEX idx_positions_opened_at ON positions USING btree (opened_at DESC)"
+    )
 
 
 def _exchanges_trigger(schema: Schema) -> None:
@@ -483,6 +506,14 @@ DEVIATIONS = [
         "The CHECK experiences_importance_score_range: NUMERIC(3,2) alone takes up to 9.99, and "
         "recall weighs importance as a fraction, so a raw SQL write must not put it out of range.",
         _importance_range,
+    ),
+    Deviation(
+        "Daily roll-ups kept by triggers",
+        "Statement-level AFTER INSERT, UPDATE, DELETE and TRUNCATE triggers on experiences, positions, "
+        "trades and decisions (transition tables) keep the rollup_* tables' daily sums, so the "
+        "changelists' figures do not scan a million rows; idx_positions_opened_at serves the positions "
+        "changelist's order and date hierarchy.",
+        _rollup_triggers,
     ),
     Deviation(
         "Tables beyond the seed",

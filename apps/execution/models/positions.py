@@ -123,6 +123,8 @@ class Position(AbstractPosition):
             models.Index(fields=["symbol"], name="idx_positions_symbol"),
             models.Index(fields=["is_open"], name="idx_positions_is_open"),
             models.Index(fields=["exchange"], name="idx_positions_exchange"),
+            # The changelist's order and date hierarchy (-opened_at; MIN and MAX): else a sort of every row.
+            models.Index(fields=["-opened_at"], name="idx_positions_opened_at"),
         ]
 
 

@@ -8,6 +8,9 @@
   are the count, buys and sells, the volume and the fees.
 - Decisions: tokens (input, output, total), the inference cost and latency.
 
+Each has a `*_rollup` twin that answers the same figures from the daily roll-ups (apps/journal/rollups.py)
+for what the roll-up's columns can select: a few thousand roll-up rows summed instead of every row.
+
 Win rate = wins / (wins + losses) x 100: a break-even result is neither. Profit factor = gross profit /
 gross loss, None when nothing was lost (no finite figure). Money is summed in the quote currency; when
 the rows hold more than one, `currency` is None and `mixed_currencies` says so.
@@ -20,6 +23,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Avg, CharField, Count, F, Func, Max, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
+
+from ..models import (
+    DecisionDayRollup,
+    ExperienceDayRollup,
+    ExperienceTagDayRollup,
+    PositionDayRollup,
+    TradeDayRollup,
+)
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -137,6 +148,10 @@ def trade_figures(queryset: QuerySet) -> TradeFigures:
         fee_low=Min("fee_currency"),
         fee_high=Max("fee_currency"),
     )
+    return _trades(row)
+
+
+def _trades(row: dict) -> TradeFigures:
     currency, mixed = _currency(row)
     fee_currency, mixed_fees = _currency({"quote_low": row["fee_low"], "quote_high": row["fee_high"]})
     return TradeFigures(
@@ -177,6 +192,10 @@ def decision_figures(queryset: QuerySet) -> DecisionFigures:
         priced=Count("inference_cost"),
         latency=Avg("latency_ms"),
     )
+    return _decisions(row)
+
+
+def _decisions(row: dict) -> DecisionFigures:
     latency = row["latency"]
     return DecisionFigures(
         count=row["figures_count"], strategic=row["strategic"], tactical=row["tactical"],
@@ -185,3 +204,141 @@ def decision_figures(queryset: QuerySet) -> DecisionFigures:
         priced=row["priced"],
         average_latency_ms=None if latency is None else Decimal(latency).quantize(Decimal(1), ROUND_HALF_UP),
     )  # fmt: skip
+
+
+# --- the same figures from the daily roll-ups -------------------------------------------------------------
+
+
+def _rollup_row(queryset: QuerySet, *, extra: dict | None = None, **sums) -> dict:
+    """Every sum of the roll-up rows `queryset` selects (0 when none), with the quote currency's range
+    where the roll-up has symbols."""
+    fields = _fields(queryset.model)
+    quote = {"quote_low": Min(_quote()), "quote_high": Max(_quote())} if "symbol" in fields else {}
+    row = queryset.filter(rows__gt=0).order_by().aggregate(**sums, **quote, **(extra or {}))
+    decimals = {name for name, field in fields.items() if field == "DecimalField"}
+    for name, expression in sums.items():
+        if row[name] is None:
+            row[name] = ZERO if expression.source_expressions[0].name in decimals else 0
+    return row
+
+
+def _fields(model) -> dict[str, str]:
+    return {field.name: field.get_internal_type() for field in model._meta.concrete_fields}
+
+
+def _sum_if(row: dict, total: str, present: str):
+    """A column's sum, None (as SUM gives) when no row had the column."""
+    return row[total] if row[present] else None
+
+
+def _results_rollup(queryset: QuerySet, *, wins: Q | str, losses: Q | str, fees: bool) -> ResultFigures:
+    """ResultFigures from roll-up rows; `wins`/`losses`: which rows count (a Q) or the column to add."""
+    sums = {
+        "figures_count": Sum("rows"),
+        "with_result": Sum("with_pnl"),
+        "total_pnl": Sum("pnl"),
+        "gross_profit": Sum("gross_profit"),
+        "gross_loss": Sum("gross_loss"),
+        "wins": Sum("rows", filter=wins) if isinstance(wins, Q) else Sum(wins),
+        "losses": Sum("rows", filter=losses) if isinstance(losses, Q) else Sum(losses),
+    }
+    if fees:
+        sums |= {"fees": Sum("fees"), "with_fees": Sum("with_fees")}
+    row = _rollup_row(queryset, **sums)
+    currency, mixed = _currency(row)
+    return ResultFigures(
+        count=row["figures_count"], with_result=row["with_result"], wins=row["wins"], losses=row["losses"],
+        total_pnl=_sum_if(row, "total_pnl", "with_result"), gross_profit=row["gross_profit"],
+        gross_loss=row["gross_loss"], fees=_sum_if(row, "fees", "with_fees") if fees else None,
+        currency=currency, mixed_currencies=mixed,
+    )  # fmt: skip
+
+
+def experience_figures_rollup(where: Q, *, tag: str | None = None) -> ResultFigures:
+    """experience_figures of the experiences `where` selects (roll-up columns: day, symbol, outcome);
+    with `tag`, of those tagged so (from the tag roll-up, which counts an experience once per tag)."""
+    rollup = ExperienceDayRollup.objects if tag is None else ExperienceTagDayRollup.objects.filter(tag=tag)
+    return _results_rollup(
+        rollup.filter(where), wins=Q(outcome="success"), losses=Q(outcome="failure"), fees=False
+    )
+
+
+def position_figures_rollup(where: Q) -> ResultFigures:
+    """position_figures of the positions `where` selects (day opened, exchange_id, symbol, side, is_open)."""
+    return _results_rollup(PositionDayRollup.objects.filter(where), wins="wins", losses="losses", fees=True)
+
+
+def trade_figures_rollup(where: Q) -> TradeFigures:
+    """trade_figures of the fills `where` selects (day, exchange_id, symbol, side, fee_currency)."""
+    row = _rollup_row(
+        TradeDayRollup.objects.filter(where),
+        figures_count=Sum("rows"),
+        buys=Sum("rows", filter=Q(side="buy")),
+        sells=Sum("rows", filter=Q(side="sell")),
+        volume=Sum("volume"),
+        with_volume=Sum("with_volume"),
+        fees=Sum("fees"),
+        with_fees=Sum("with_fees"),
+        extra={"fee_low": Min("fee_currency"), "fee_high": Max("fee_currency")},
+    )
+    return _trades(row | {"volume": _sum_if(row, "volume", "with_volume"),
+                                           "fees": _sum_if(row, "fees", "with_fees")})  # fmt: skip
+
+
+def decision_figures_rollup(where: Q) -> DecisionFigures:
+    """decision_figures of the decisions `where` selects (day, decision_layer, model_used)."""
+    row = _rollup_row(
+        DecisionDayRollup.objects.filter(where),
+        figures_count=Sum("rows"),
+        strategic=Sum("rows", filter=Q(decision_layer="strategic")),
+        tactical=Sum("rows", filter=Q(decision_layer="tactical")),
+        **{name: Sum(name) for name in ("tokens", "input_tokens", "output_tokens", "cost", "latency")},
+        **{f"with_{name}": Sum(f"with_{name}") for name in ("tokens", "input_tokens", "output_tokens")},
+        priced=Sum("with_cost"),
+        with_latency=Sum("with_latency"),
+    )
+    latency = (
+        Decimal(row["latency"]) / row["with_latency"] if row["with_latency"] else None
+    )  # AVG(latency_ms) over the rows that have one
+    return _decisions(
+        row
+        | {name: _sum_if(row, name, f"with_{name}") for name in ("tokens", "input_tokens", "output_tokens")}
+        | {"cost": row["cost"] if row["priced"] else None, "latency": latency}
+    )
+
+
+def _merged(first: tuple[str | None, bool], second: tuple[str | None, bool]) -> tuple[str | None, bool]:
+    """(currency, mixed) of two sets of rows together."""
+    (one, one_mixed), (two, two_mixed) = first, second
+    if one_mixed or two_mixed or (one is not None and two is not None and one != two):
+        return None, True
+    return one or two, False
+
+
+def _plus(one: Decimal | None, two: Decimal | None) -> Decimal | None:
+    return one if two is None else two if one is None else one + two
+
+
+def trade_figures_add(one: TradeFigures, two: TradeFigures) -> TradeFigures:
+    """The figures of two disjoint sets of fills together (a roll-up's and an exact query's)."""
+    currency, mixed = _merged((one.currency, one.mixed_currencies), (two.currency, two.mixed_currencies))
+    fee_currency, mixed_fees = _merged(
+        (one.fee_currency, one.mixed_fee_currencies), (two.fee_currency, two.mixed_fee_currencies)
+    )
+    return TradeFigures(
+        count=one.count + two.count, buys=one.buys + two.buys, sells=one.sells + two.sells,
+        volume=_plus(one.volume, two.volume), fees=None if mixed_fees else _plus(one.fees, two.fees),
+        currency=currency, fee_currency=fee_currency, mixed_currencies=mixed, mixed_fee_currencies=mixed_fees,
+    )  # fmt: skip
+
+
+def experience_symbols() -> list[str]:
+    """Every symbol an experience has, from the roll-up."""
+    rollup = ExperienceDayRollup.objects.filter(rows__gt=0).exclude(symbol=None)
+    return list(rollup.order_by("symbol").values_list("symbol", flat=True).distinct())
+
+
+def experience_tags(*, limit: int) -> list[str]:
+    """The first `limit` tags in alphabetical order, from the tags' roll-up."""
+    rollup = ExperienceTagDayRollup.objects.filter(rows__gt=0).exclude(tag=None)
+    return list(rollup.order_by("tag").values_list("tag", flat=True).distinct()[:limit])
