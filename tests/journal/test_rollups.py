@@ -59,10 +59,11 @@ def record(db):
             order=order, datetime=moment, fee=None if n % 4 == 0 else D("0.1") * n,
             fee_currency=None if n % 4 == 0 else ["USDT", "BNB"][n % 3 == 0],
         )  # fmt: skip
+        closed = n % 3 != 0
         PositionFactory(
             exchange=[binance, kraken][n % 2], symbol=f"C{n}/USDT", side=["buy", "sell"][n % 2],
-            is_open=n % 3 == 0, opened_at=moment, closed_at=None if n % 3 == 0 else moment + timedelta(hours=1),
-            realized_pnl=None if n % 3 == 0 else D(n * 11 - 60) / 8, realized_fees=None if n % 3 == 0 else D("0.3"),
+            is_open=not closed, opened_at=moment, closed_at=moment + timedelta(hours=1) if closed else None,
+            realized_pnl=D(n * 11 - 60) / 8 if closed else None, realized_fees=D("0.3") if closed else None,
         )  # fmt: skip
         DecisionFactory(
             decision_layer=["strategic", "tactical"][n % 2], model_used=[None, "gpt-4o", "claude"][n % 3],
@@ -94,9 +95,9 @@ def test_every_write_keeps_the_rollups_true(record):
     with connection.cursor() as cursor:
         cursor.execute("UPDATE trades SET cost = cost * 2, side = 'sell' WHERE side = 'buy'")
         cursor.execute(
-            "INSERT INTO decisions (id, decision_layer, input_context, thought_process, decision, model_used, "
-            "tokens_used, datetime, timestamp) VALUES ('dec_raw', 'strategic', '{}', 'why', 'hold', NULL, 7, "
-            "now(), 0)"
+            "INSERT INTO decisions (id, decision_layer, input_context, thought_process, decision, "
+            "model_used, tokens_used, datetime, timestamp) "
+            "VALUES ('dec_raw', 'strategic', '{}', 'why', 'hold', NULL, 7, now(), 0)"
         )
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred foreign keys' checks, before TRUNCATE
         cursor.execute("TRUNCATE experiences CASCADE")
@@ -160,7 +161,7 @@ def test_a_writer_of_the_same_key_waits_for_the_first_and_both_are_counted():
                     first_wrote.set()
                     assert second_started.wait(timeout=10)
                     time.sleep(0.2)  # the second's upsert now waits on this one's roll-up row
-        except Exception as exc:  # reported below
+        except Exception as exc:  # noqa: BLE001 - a thread's failure, reported below
             errors.append(exc)
         finally:
             connections.close_all()
@@ -206,7 +207,9 @@ PAGES = {
         "", "?is_open__exact=0", "?is_open__exact=1&side__exact=sell", "?q=c1", "?q=C1/usdt",
         "?opened_at__year=2026&opened_at__month=3&opened_at__day=4",
     ],
-    "admin:execution_trade_changelist": ["", "?side__exact=buy", "?q=btc/usdt", "?q=ETH/USDT&side__exact=sell"],
+    "admin:execution_trade_changelist": [
+        "", "?side__exact=buy", "?q=btc/usdt", "?q=ETH/USDT&side__exact=sell",
+    ],
     "admin:decisions_decision_changelist": [
         "", "?decision_layer__exact=strategic", "?datetime__year=2026&datetime__month=3&datetime__day=2",
     ],
@@ -266,9 +269,9 @@ def test_the_figures_follow_a_write_at_once(root_client, record):
 
 def test_the_symbol_and_tag_choices_come_from_the_rollups(root_client, record):
     response = root_client.get(reverse("admin:memory_experience_changelist"))
+    specs = response.context["cl"].filter_specs
     choices = {
-        spec.title: [value for value, _ in spec.lookup_choices] for spec in response.context["cl"].filter_specs
-        if hasattr(spec, "lookup_choices")
-    }  # fmt: skip
+        s.title: [value for value, _ in s.lookup_choices] for s in specs if hasattr(s, "lookup_choices")
+    }
     assert choices["symbol"] == ["BTC/USDT", "ETH/BTC", "ETH/USDT"]
     assert choices["tag"] == ["breakout", "btc"]
