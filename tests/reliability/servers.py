@@ -94,6 +94,11 @@ class PrivatePostgres:
 
     def init(self) -> PrivatePostgres:
         if self.run_as:
+            # pgserver makes its user the first time it runs as root; a fresh machine may not have it yet.
+            from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+
+            ensure_user_exists(self.run_as)
+            ensure_prefix_permissions(self.root)
             shutil.chown(self.root, user=self.run_as)
         self._run(
             "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--encoding=utf8", "--no-sync"
