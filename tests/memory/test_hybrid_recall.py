@@ -1,12 +1,14 @@
 """Hybrid recall on both embedded engines: the lexical match fused with the dense one, direction
-features pushing opposites down, every hit's explanation, superseded experiences left out by default,
-and recalls kept for the decisions they were made for."""
+features pushing opposites down, every hit's explanation, whole payload and cosine, superseded
+experiences left out by default, and recalls kept for the decisions they were made for."""
 
+import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 
 from apps.memory.models import Experience, MemoryRecall, MemoryRecallHit
 from apps.memory.services import long_term
+from apps.memory.services.embeddings import get_embedder
 from apps.memory.services.lifecycle import experience_supersede
 from apps.memory.services.recall import memory_recall, recall_link
 from tests.factories import DecisionFactory, ExperienceFactory
@@ -85,6 +87,44 @@ def test_a_hybrid_hit_explains_its_score(remembered):
     assert -1 <= top.similarity <= 1
     assert all(hit.fused is None for hit in dense)
     assert dense[0].relevance == dense[0].similarity
+
+
+@pytest.mark.parametrize("hybrid", [True, False])
+def test_every_hit_carries_its_whole_payload_and_its_cosine(remembered, hybrid):
+    """The search reads only the fields the ranking needs; the hits kept are read whole."""
+    text = "bitcoin oversold, RSI 26 after a selloff"
+    hits = memory_recall(text=text, limit=3, hybrid=hybrid)
+
+    assert len(hits) == 3
+    embedder = get_embedder()
+    query = np.array(embedder.embed_one(text))
+    for hit in hits:
+        experience = Experience.objects.get(pk=hit.experience_id)
+        assert hit.payload == long_term.experience_payload(experience)
+        stored = np.array(embedder.embed_one(long_term.experience_embedding_text(experience)))
+        cosine = float(query @ stored / (np.linalg.norm(query) * np.linalg.norm(stored)))
+        assert hit.similarity == pytest.approx(cosine, abs=1e-5)
+        assert hit.explanation["features"] == hit.payload["features"]
+        assert hit.explanation["similarity"] == hit.similarity
+    assert hits[0].experience_id == "exp_oversold" and hits[0].direction["rsi"] == "match"
+    assert (hits[0].fused is not None) == hybrid
+
+
+def test_a_point_removed_after_the_search_gives_its_place_to_the_next_candidate(remembered, monkeypatch):
+    backend = long_term.collection_ready()
+    search = backend.search
+
+    def search_then_delete(**kwargs):
+        candidates = search(**kwargs)
+        backend.delete(["exp_oversold"])  # another process removes it meanwhile
+        return candidates
+
+    monkeypatch.setattr(backend, "search", search_then_delete)
+    hits = memory_recall(text="bitcoin oversold, RSI 26 after a selloff", limit=2)
+
+    assert len(hits) == 2
+    assert "exp_oversold" not in [hit.experience_id for hit in hits]
+    assert all(hit.similarity is not None and hit.payload["situation"] for hit in hits)
 
 
 def test_both_fusions_run(remembered, settings):

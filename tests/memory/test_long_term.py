@@ -144,6 +144,33 @@ def test_filtered_search_returns_exactly_the_brute_force_nearest(corpus, backend
         assert hits == []
 
 
+def test_a_search_reads_only_the_fields_asked_for_and_retrieve_the_whole_points(corpus, backend):
+    query = corpus["rng"].normal(size=TEST_DIMENSION)
+
+    hits = backend.search(
+        vector=query.tolist(), where=FILTERS["outcome"], limit=10, payload_fields=("importance_score",)
+    )
+    assert hits and all(set(hit.payload) == {"id", "importance_score"} for hit in hits)
+
+    ids = [hit.experience_id for hit in hits[:4]]
+    points = backend.retrieve(experience_ids=[*ids, "exp_gone"], vector=query.tolist())
+    assert sorted(points) == sorted(ids)  # an id without a point is left out
+    scores = cosine_to(corpus, query)
+    for experience_id, point in points.items():
+        n = int(np.flatnonzero(corpus["ids"] == experience_id)[0])
+        assert point.payload == {
+            "id": experience_id,
+            "outcome": str(corpus["outcomes"][n]),
+            "importance_score": float(corpus["importance"][n]),
+            "symbol": str(corpus["symbols"][n]),
+            "tags": list(corpus["tags"][n]),
+            "timestamp": int(corpus["timestamps"][n]),
+        }
+        assert point.similarity == pytest.approx(scores[n])
+    assert all(p.similarity is None for p in backend.retrieve(experience_ids=ids).values())
+    assert backend.retrieve(experience_ids=[]) == {}
+
+
 @pytest.mark.parametrize("name", ["none", "tags_any", "everything"])
 def test_recall_ranks_exactly_as_the_documented_score(corpus, settings, name):
     settings.MEMORY_RECALL_CANDIDATES = N_POINTS  # every filtered point is re-ranked: exact

@@ -9,7 +9,9 @@ shares with the query and -w_opposite for each it has the other way round (servi
 The weights are settings (docs/memory.md); without direction and with cosine relevance this is the
 retrieval score of Park et al., "Generative Agents" (2023), without its per-query min-max
 normalisation so that scores stay comparable between queries. The MEMORY_RECALL_CANDIDATES best
-candidates meeting the filters are re-ranked; every hit carries its explanation.
+candidates meeting the filters are re-ranked on the payload fields the score reads (RANKING_PAYLOAD);
+only the hits kept are then read whole: their payload and, after a hybrid search (whose fused
+ranking does not need it), their cosine similarity. Every hit carries its explanation.
 
 A recall made for a decision (`decision_id`) or asked to be kept (`keep`) is recorded with its
 hits (memory_recalls, memory_recall_hits), so the decision's page shows what it recalled and the
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -37,11 +39,14 @@ from ..models import Experience, MemoryRecall, MemoryRecallHit, Outcome
 from . import long_term
 from .embeddings import get_embedder
 from .lexical import sparse_query
-from .situation import features_compare, situation_features
+from .situation import features_by_dimension, features_compare, situation_features
 
 MAX_LIMIT = 100
 DEFAULT_IMPORTANCE = 0.5
 MS_PER_DAY = 86_400_000
+# What the ranking reads of each candidate's payload (hit_score, direction_adjustment): the search
+# returns only these; the hits kept are read whole afterwards.
+RANKING_PAYLOAD = ("importance_score", "timestamp", "features")
 
 
 @dataclass(frozen=True)
@@ -131,9 +136,10 @@ def hit_score(
 
 
 def direction_adjustment(
-    *, query_features: Sequence[str], payload: dict[str, Any], weights: RankingWeights
+    *, query_features: Sequence[str] | Mapping[str, str], payload: dict[str, Any], weights: RankingWeights
 ) -> tuple[dict[str, str], float]:
-    """Per dimension shared with the query, "match" or "opposite", and the score they add together."""
+    """Per dimension shared with the query, "match" or "opposite", and the score they add together.
+    `query_features` may be given by dimension (features_by_dimension), read once per recall."""
     compared = features_compare(query_features, payload.get("features") or [])
     matches = sum(1 for verdict in compared.values() if verdict == "match")
     opposites = len(compared) - matches
@@ -274,8 +280,10 @@ def memory_recall(
         limit=max(limit, int(settings.MEMORY_RECALL_CANDIDATES)),
         sparse=sparse,
         fusion=fusion,
+        payload_fields=RANKING_PAYLOAD,
     )
-    hits = []
+    query_directions = features_by_dimension(query_features)
+    ranked = []
     for candidate in candidates:
         relevance = (
             candidate.similarity if candidate.fused is None else fused_relevance(candidate.fused, fusion)
@@ -284,24 +292,22 @@ def memory_recall(
             similarity=relevance, payload=candidate.payload, now_ms=now_ms, weights=weights
         )
         compared, adjustment = direction_adjustment(
-            query_features=query_features, payload=candidate.payload, weights=weights
+            query_features=query_directions, payload=candidate.payload, weights=weights
         )
-        hits.append(
-            MemoryHit(
-                experience_id=candidate.experience_id,
+        ranked.append(
+            _Ranked(
+                candidate=candidate,
                 score=score + adjustment,
-                similarity=candidate.similarity,
+                relevance=relevance,
                 importance=importance,
                 recency=fresh,
-                payload=candidate.payload,
-                relevance=relevance,
-                fused=candidate.fused,
                 direction=compared,
                 direction_adjustment=adjustment,
             )
         )
-    hits.sort(key=lambda hit: (-hit.score, hit.experience_id))
-    result = RecallResult(hits[:limit], query_features=query_features)
+    ranked.sort(key=lambda item: (-item.score, item.candidate.experience_id))
+    hits = _hits(backend, ranked, limit=limit, vector=query)
+    result = RecallResult(hits, query_features=query_features)
     if decision is not None or keep:
         result.recall_id = recall_record(
             hits=result,
@@ -313,6 +319,57 @@ def memory_recall(
             query_features=query_features,
         )
     return result
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """A candidate with the terms of its score, before it is kept (or not) as a hit."""
+
+    candidate: long_term.ScoredPoint
+    score: float
+    relevance: float
+    importance: float
+    recency: float
+    direction: dict[str, str]
+    direction_adjustment: float
+
+
+def _hits(
+    backend: long_term.LongTermBackend, ranked: Sequence[_Ranked], *, limit: int, vector: Sequence[float]
+) -> list[MemoryHit]:
+    """The best `limit` candidates as hits, with their whole payload and, after a hybrid search,
+    their cosine similarity, both read for these few points only. A point removed since the search
+    is left out and the next candidate takes its place."""
+    hits: list[MemoryHit] = []
+    start = 0
+    while len(hits) < limit and start < len(ranked):
+        batch = ranked[start : start + limit - len(hits)]
+        start += len(batch)
+        cosine_needed = any(item.candidate.similarity is None for item in batch)
+        points = backend.retrieve(
+            experience_ids=[item.candidate.experience_id for item in batch],
+            vector=vector if cosine_needed else None,
+        )
+        for item in batch:
+            point = points.get(item.candidate.experience_id)
+            if point is None:
+                continue
+            similarity = item.candidate.similarity
+            hits.append(
+                MemoryHit(
+                    experience_id=item.candidate.experience_id,
+                    score=item.score,
+                    similarity=point.similarity if similarity is None else similarity,
+                    importance=item.importance,
+                    recency=item.recency,
+                    payload=point.payload,
+                    relevance=item.relevance,
+                    fused=item.candidate.fused,
+                    direction=item.direction,
+                    direction_adjustment=item.direction_adjustment,
+                )
+            )
+    return hits
 
 
 def _filters_record(where: long_term.MemoryFilter) -> dict[str, Any]:

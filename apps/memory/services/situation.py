@@ -299,14 +299,19 @@ def situation_features(text: str, context: Any = None) -> list[str]:
     return sorted(f"{dimension}:{direction}" for dimension, direction in found.items())
 
 
-def _as_dict(features: Iterable[str]) -> dict[str, str]:
+def features_by_dimension(features: Iterable[str]) -> dict[str, str]:
+    """{dimension: direction} of "dimension:direction" features (unknown dimensions left out)."""
     pairs = (feature.split(":", 1) for feature in features if ":" in feature)
     return {dimension: direction for dimension, direction in pairs if dimension in DIMENSIONS}
 
 
-def features_compare(query: Iterable[str], candidate: Iterable[str]) -> dict[str, str]:
-    """Per dimension both speak of: "match" (same direction) or "opposite"."""
-    mine, theirs = _as_dict(query), _as_dict(candidate)
+def features_compare(query: Iterable[str] | Mapping[str, str], candidate: Iterable[str]) -> dict[str, str]:
+    """Per dimension both speak of: "match" (same direction) or "opposite". `query` may be given
+    already by dimension (features_by_dimension), as recall does once for all its candidates."""
+    mine = query if isinstance(query, Mapping) else features_by_dimension(query)
+    if not mine:
+        return {}
+    theirs = features_by_dimension(candidate)
     return {
         dimension: "match" if mine[dimension] == theirs[dimension] else "opposite"
         for dimension in sorted(mine.keys() & theirs.keys())

@@ -38,8 +38,11 @@ from .interface import (
     MemoryFilter,
     MemoryPoint,
     ScoredPoint,
-    cosines,
+    dense_of,
+    payload_selection,
     point_id,
+    retrieved_points,
+    scored_point,
 )
 
 logger = logging.getLogger("tradeoffice.memory.edge")
@@ -291,27 +294,25 @@ class EdgeBackend(LongTermBackend):
         limit: int,
         sparse: tuple[list[int], list[float]] | None = None,
         fusion: str = "rrf",
+        payload_fields: Sequence[str] | None = None,
     ) -> list[ScoredPoint]:
         edge = self._edge
         dense = [float(x) for x in vector]
         query_filter = self._filter(where)
         params = edge.SearchParams(hnsw_ef=max(self.hnsw_ef, limit))
+        with_payload = payload_selection(payload_fields)
         if sparse is None or not sparse[0]:
             request = edge.QueryRequest(
                 limit=limit,
                 query=edge.Query.Nearest(dense, using=DENSE_VECTOR),
                 filter=query_filter,
-                with_payload=True,
+                with_payload=with_payload,
                 with_vector=False,
                 params=params,
             )
             points = self._call("search", lambda: self._open().query(request))
-            return [
-                ScoredPoint(
-                    experience_id=str(p.payload.get("id")), similarity=float(p.score), payload=dict(p.payload)
-                )
-                for p in points
-            ]
+            return [scored_point(p.payload, similarity=float(p.score)) for p in points]
+        # No vectors: turning a hundred dense vectors into Python floats cost more than the search.
         request = edge.QueryRequest(
             limit=limit,
             prefetches=[
@@ -331,20 +332,24 @@ class EdgeBackend(LongTermBackend):
             ],
             query=edge.Fusion.Dbsf() if fusion == "dbsf" else edge.Fusion.Rrf(k=RRF_K),
             filter=query_filter,
-            with_payload=True,
-            with_vector=[DENSE_VECTOR],
+            with_payload=with_payload,
+            with_vector=False,
         )
         points = self._call("hybrid search", lambda: self._open().query(request))
-        similarities = cosines(dense, [_dense_of(p.vector) for p in points])
-        return [
-            ScoredPoint(
-                experience_id=str(p.payload.get("id")),
-                similarity=similarity,
-                payload=dict(p.payload),
-                fused=float(p.score),
-            )
-            for p, similarity in zip(points, similarities, strict=True)
-        ]
+        return [scored_point(p.payload, similarity=None, fused=float(p.score)) for p in points]
+
+    def retrieve(
+        self, *, experience_ids: Sequence[str], vector: Sequence[float] | None = None
+    ) -> dict[str, ScoredPoint]:
+        if not experience_ids:
+            return {}
+        ids = [point_id(i) for i in experience_ids]
+        with_vector = [DENSE_VECTOR] if vector is not None else False
+        records = self._call(
+            "retrieve",
+            lambda: self._open().retrieve(ids, with_payload=True, with_vector=with_vector),
+        )
+        return retrieved_points(records, vector)
 
     def scroll(self, *, batch_size: int = 256, with_vectors: bool = False) -> Iterator[MemoryPoint]:
         edge = self._edge
@@ -358,7 +363,7 @@ class EdgeBackend(LongTermBackend):
                 payload = dict(record.payload or {})
                 yield MemoryPoint(
                     experience_id=str(payload.get("id", record.id)),
-                    vector=_dense_of(record.vector) if with_vectors else [],
+                    vector=dense_of(record.vector) if with_vectors else [],
                     payload=payload,
                 )
             if offset is None:
@@ -381,10 +386,3 @@ class EdgeBackend(LongTermBackend):
         if self._temporary is not None:
             shutil.rmtree(self._temporary, ignore_errors=True)
             self._temporary = None
-
-
-def _dense_of(vector) -> list[float]:
-    """The dense vector of a record: named (the hybrid layout) or the single unnamed one."""
-    if isinstance(vector, dict):
-        vector = vector.get(DENSE_VECTOR)
-    return list(vector) if vector is not None else []

@@ -109,10 +109,50 @@ class MemoryFilter:
 @dataclass(frozen=True)
 class ScoredPoint:
     experience_id: str
-    similarity: float  # cosine similarity to the query's dense vector
+    # Cosine similarity to the query's dense vector; None from a hybrid search, whose fused ranking
+    # does not need it (`retrieve` gives it for the hits kept).
+    similarity: float | None
     payload: dict[str, Any]
     # The fused score of a hybrid search (Qdrant's RRF or DBSF), None for a dense-only one.
     fused: float | None = None
+
+
+def payload_selection(payload_fields: Sequence[str] | None) -> list[str] | bool:
+    """What to ask a search for: the fields named, with the experience id, or the whole payload."""
+    if payload_fields is None:
+        return True
+    return list(dict.fromkeys(("id", *payload_fields)))
+
+
+def scored_point(
+    payload: dict[str, Any] | None, *, similarity: float | None, fused: float | None = None
+) -> ScoredPoint:
+    """A hit of either backend from its payload (which carries the experience id) and scores."""
+    payload = dict(payload or {})
+    return ScoredPoint(
+        experience_id=str(payload.get("id")), similarity=similarity, payload=payload, fused=fused
+    )
+
+
+def dense_of(vector) -> list[float]:
+    """The dense vector of a record: named (the hybrid layout) or the single unnamed one."""
+    if isinstance(vector, dict):
+        vector = vector.get(DENSE_VECTOR)
+    return list(vector) if vector is not None else []
+
+
+def retrieved_points(records, vector: Sequence[float] | None) -> dict[str, ScoredPoint]:
+    """Retrieved records (either backend's) by experience id, with their cosine similarity to `vector`
+    when given: the same computation for both backends."""
+    records = list(records)
+    similarities: list[float | None] = [None] * len(records)
+    if vector is not None:
+        similarities = cosines(vector, [dense_of(record.vector) for record in records])
+    points = (
+        scored_point(record.payload, similarity=similarity)
+        for record, similarity in zip(records, similarities, strict=True)
+    )
+    return {point.experience_id: point for point in points}
 
 
 @dataclass(frozen=True)
@@ -165,10 +205,20 @@ class LongTermBackend(ABC):
         limit: int,
         sparse: tuple[list[int], list[float]] | None = None,
         fusion: str = "rrf",
+        payload_fields: Sequence[str] | None = None,
     ) -> list[ScoredPoint]:
         """Nearest by cosine similarity among the points meeting `where`, best first. With `sparse`,
         a hybrid search: the dense and the sparse nearest `limit` each, fused by `fusion` (Qdrant's
-        "rrf" or "dbsf"), every hit still carrying its cosine similarity."""
+        "rrf" or "dbsf"); its hits carry their fused score and no similarity (no vectors are read).
+        `payload_fields` asks for only those payload keys (None: the whole payload); "id" is
+        always among them."""
+
+    @abstractmethod
+    def retrieve(
+        self, *, experience_ids: Sequence[str], vector: Sequence[float] | None = None
+    ) -> dict[str, ScoredPoint]:
+        """The points of `experience_ids` that exist, by experience id, with their whole payload and,
+        given `vector`, their cosine similarity to it (None without)."""
 
     @abstractmethod
     def scroll(self, *, batch_size: int = 256, with_vectors: bool = False) -> Iterator[MemoryPoint]:

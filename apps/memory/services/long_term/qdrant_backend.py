@@ -18,8 +18,11 @@ from .interface import (
     MemoryFilter,
     MemoryPoint,
     ScoredPoint,
-    cosines,
+    dense_of,
+    payload_selection,
     point_id,
+    retrieved_points,
+    scored_point,
 )
 
 logger = logging.getLogger("tradeoffice.memory.long_term")
@@ -193,10 +196,12 @@ class QdrantBackend(LongTermBackend):
         limit: int,
         sparse: tuple[list[int], list[float]] | None = None,
         fusion: str = "rrf",
+        payload_fields: Sequence[str] | None = None,
     ) -> list[ScoredPoint]:
         models = self._models
         query_filter = self._filter(where)
         dense = [float(x) for x in vector]
+        with_payload = payload_selection(payload_fields)
         if sparse is None or not sparse[0]:
             response = self._call(
                 "search",
@@ -206,16 +211,11 @@ class QdrantBackend(LongTermBackend):
                     using=DENSE_VECTOR,
                     query_filter=query_filter,
                     limit=limit,
-                    with_payload=True,
+                    with_payload=with_payload,
                     with_vectors=False,
                 ),
             )
-            return [
-                ScoredPoint(
-                    experience_id=str(p.payload.get("id")), similarity=float(p.score), payload=dict(p.payload)
-                )
-                for p in response.points
-            ]
+            return [scored_point(p.payload, similarity=float(p.score)) for p in response.points]
         prefetch = [
             models.Prefetch(query=dense, using=DENSE_VECTOR, filter=query_filter, limit=limit),
             models.Prefetch(
@@ -238,20 +238,26 @@ class QdrantBackend(LongTermBackend):
                 query=method,
                 query_filter=query_filter,
                 limit=limit,
-                with_payload=True,
-                with_vectors=[DENSE_VECTOR],
+                with_payload=with_payload,
+                with_vectors=False,
             ),
         )
-        similarities = cosines(dense, [_dense_of(p.vector) for p in response.points])
-        return [
-            ScoredPoint(
-                experience_id=str(p.payload.get("id")),
-                similarity=similarity,
-                payload=dict(p.payload),
-                fused=float(p.score),
-            )
-            for p, similarity in zip(response.points, similarities, strict=True)
-        ]
+        return [scored_point(p.payload, similarity=None, fused=float(p.score)) for p in response.points]
+
+    def retrieve(
+        self, *, experience_ids: Sequence[str], vector: Sequence[float] | None = None
+    ) -> dict[str, ScoredPoint]:
+        if not experience_ids:
+            return {}
+        ids = [point_id(i) for i in experience_ids]
+        with_vectors = [DENSE_VECTOR] if vector is not None else False
+        records = self._call(
+            "retrieve",
+            lambda: self._client.retrieve(
+                self.collection, ids=ids, with_payload=True, with_vectors=with_vectors
+            ),
+        )
+        return retrieved_points(records, vector)
 
     def scroll(self, *, batch_size: int = 256, with_vectors: bool = False) -> Iterator[MemoryPoint]:
         offset = None
@@ -270,7 +276,7 @@ class QdrantBackend(LongTermBackend):
                 payload = dict(record.payload or {})
                 yield MemoryPoint(
                     experience_id=str(payload.get("id", record.id)),
-                    vector=_dense_of(record.vector) if with_vectors else [],
+                    vector=dense_of(record.vector) if with_vectors else [],
                     payload=payload,
                 )
             if offset is None:
@@ -285,10 +291,3 @@ class QdrantBackend(LongTermBackend):
                 self._client.close()
         except Exception:  # closing is best effort
             logger.debug("Closing the Qdrant client failed.", exc_info=True)
-
-
-def _dense_of(vector) -> list[float]:
-    """The dense vector of a record: named (the hybrid layout) or the single unnamed one."""
-    if isinstance(vector, dict):
-        vector = vector.get(DENSE_VECTOR)
-    return list(vector) if vector is not None else []
