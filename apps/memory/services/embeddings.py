@@ -398,7 +398,12 @@ class OnnxEmbedder(Embedder):
         np = self._np
         try:
             with self._lock:
-                encodings = self._tokenizer.encode_batch([text if text.strip() else "." for text in texts])
+                texts = [text if text.strip() else "." for text in texts]
+                # One text (a query): encode() skips encode_batch's thread pool, a few tenths of a ms.
+                if len(texts) == 1:
+                    encodings = [self._tokenizer.encode(texts[0])]
+                else:
+                    encodings = self._tokenizer.encode_batch(texts)
                 ids = np.array([e.ids for e in encodings], dtype=np.int64)
                 mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
                 feeds = {"input_ids": ids, "attention_mask": mask}
