@@ -93,6 +93,12 @@ def test_the_collection_record_and_the_points_outlive_the_process(tmp_path):
         again.close()
 
 
+def test_a_new_collection_keeps_its_payloads_in_memory(edge):
+    # Edge's own default reads every payload page from disk on first use; recall reads a hundred a query.
+    config = json.loads((edge._shard_path / "edge_config.json").read_text())
+    assert config["payload_memory"] == "cached"
+
+
 def test_in_memory_leaves_no_files_behind():
     backend = EdgeBackend(collection="experiences")
     backend.create_collection(dimension=DIMENSION, metadata={})
