@@ -46,6 +46,7 @@ from apps.journal.selectors import figures as figure_selectors
 from apps.memory.admin import ExperienceAdmin, SymbolFilter, TagFilter
 from apps.memory.models import Experience
 from apps.memory.services.experiences import experiences_set_importance, experiences_tag
+from apps.memory.services.lifecycle import experiences_supersede, experiences_unsupersede
 from apps.portfolio.models import PortfolioSnapshot
 from apps.reconciliation.admin import DiscrepancyAdmin
 from apps.reconciliation.models import Discrepancy
@@ -153,6 +154,7 @@ class OperatorExperienceAdmin(FiguresChangeListMixin, ExperienceAdmin):
         keywords={TagFilter.parameter_name: "tag"},
         date_field="datetime",
     )
+    actions = [*ExperienceAdmin.actions, "supersede_by", "bring_back"]
     # The stats pages link here with these (apps/journal/admin_filters.py).
     list_filter = [
         *(
@@ -215,6 +217,44 @@ class OperatorExperienceAdmin(FiguresChangeListMixin, ExperienceAdmin):
         )
         where = "to" if add else "from"
         self.message_user(request, f"Tag “{tag}” {verb} {where} {changed} experience(s).", messages.SUCCESS)
+
+    @admin.action(
+        description="Mark as superseded by the experience whose id is the value", permissions=["change"]
+    )
+    def supersede_by(self, request, queryset):
+        newer = request.POST.get("value", "").strip()
+        ids = self._ids(queryset)
+        changed = self._bulk(request, experiences_supersede, experience_ids=ids, by_id=newer)
+        if changed is None:
+            return
+        operator_action_record(
+            user=request.user,
+            action="experience_supersede",
+            message=f"superseded by {newer}",
+            objects=Experience.objects.filter(pk__in=ids).order_by("pk"),
+            data={"superseded_by": newer},
+        )
+        self.message_user(
+            request,
+            f"{changed} experience(s) superseded by {newer}: out of default recall, still searchable.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Bring back into default recall (no longer superseded)", permissions=["change"])
+    def bring_back(self, request, queryset):
+        ids = self._ids(queryset)
+        changed = self._bulk(request, experiences_unsupersede, experience_ids=ids)
+        if changed is None:
+            return
+        if changed:
+            superseded = Experience.objects.filter(pk__in=ids).order_by("pk")
+            operator_action_record(
+                user=request.user,
+                action="experience_unsupersede",
+                message="brought back into default recall",
+                objects=superseded,
+            )
+        self.message_user(request, f"{changed} experience(s) back in default recall.", messages.SUCCESS)
 
     @admin.action(description="Add the value as a tag", permissions=["change"])
     def add_tag(self, request, queryset):

@@ -249,8 +249,8 @@ class ExperienceActionForm(ActionForm):
     value = forms.CharField(
         required=False,
         label="Value",
-        help_text="Importance (0 to 1) or tag, for the bulk actions.",
-        widget=forms.TextInput(attrs={"size": 12, "placeholder": "0.9 or a tag"}),
+        help_text="Importance (0 to 1), a tag, or the superseding experience's id, for the bulk actions.",
+        widget=forms.TextInput(attrs={"size": 16, "placeholder": "0.9, a tag or an id"}),
     )
 
 

@@ -12,7 +12,7 @@ from django.contrib.admin.utils import quote
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.memory.models import Experience
+from apps.memory.models import Experience, ExperienceLink
 from apps.strategies.models import Strategy
 from apps.system_events.models import SystemEvent
 from tests.backoffice.test_reconciliation_admin import missing_order
@@ -73,6 +73,38 @@ def test_tagging_is_on_the_record(operator_client, world, action, verb):
     assert history(world.experience) == [(CHANGE, "olivia", f"{verb} tag “breakout”")]
     [event] = operator_events()
     assert event.data["tag"] == "breakout" and event.message.startswith(f"olivia: {verb} tag")
+
+
+def test_superseding_and_bringing_back_are_on_the_record(operator_client, world):
+    older, newer = ExperienceFactory(), ExperienceFactory()
+    response = act(operator_client, EXPERIENCES, "supersede_by", [older, world.experience], value=newer.pk)
+    assert "2 experience(s) superseded by" in response.content.decode()
+    assert set(ExperienceLink.objects.filter(kind="supersedes").values_list("source_id", "target_id")) == {
+        (newer.pk, older.pk), (newer.pk, world.experience.pk)
+    }  # fmt: skip
+    assert history(older) == [(CHANGE, "olivia", f"superseded by {newer.pk}")]
+    assert operator_events()[-1].data["superseded_by"] == newer.pk
+    response = act(operator_client, EXPERIENCES, "bring_back", [older])
+    assert "1 experience(s) back in default recall." in response.content.decode()
+    assert history(older)[-1] == (CHANGE, "olivia", "brought back into default recall")
+    assert list(ExperienceLink.objects.values_list("target_id", flat=True)) == [world.experience.pk]
+
+
+@pytest.mark.parametrize("value", ["", "exp_nobody"])
+def test_superseding_by_no_experience_or_by_itself_changes_nothing(operator_client, world, value):
+    response = act(operator_client, EXPERIENCES, "supersede_by", [world.experience], value=value)
+    assert "Nothing changed" in response.content.decode()
+    response = act(
+        operator_client, EXPERIENCES, "supersede_by", [world.experience], value=world.experience.pk
+    )
+    assert "cannot supersede itself" in response.content.decode()
+    assert not ExperienceLink.objects.exists() and operator_events() == []
+
+
+def test_an_auditor_cannot_supersede(client, auditor, world):
+    client.force_login(auditor)
+    act(client, EXPERIENCES, "supersede_by", [world.experience], value=ExperienceFactory().pk)
+    assert not ExperienceLink.objects.exists() and operator_events() == []
 
 
 def test_an_edit_through_the_form_is_in_the_history_and_an_event(operator_client, world):
@@ -167,7 +199,7 @@ def test_every_action_that_changes_rows_is_audited():
     # A new bulk action must write the trail (operator_admin.py); only exports and deletions are exempt
     # (a deletion goes through log_deletions, which the site audits).
     audited = {
-        "memory.experience": {"set_importance", "add_tag", "remove_tag"},
+        "memory.experience": {"set_importance", "add_tag", "remove_tag", "supersede_by", "bring_back"},
         "strategies.strategy": {"activate", "deactivate"},
         "reconciliation.discrepancy": {"adopt", "dismiss"},
         "agents.agent": {"revoke"},

@@ -2,10 +2,18 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from apps.memory.models import Experience, ExperienceLink
-from apps.memory.services.experiences import experience_create
-from apps.memory.services.lifecycle import experience_supersede, experience_unsupersede, playbook
+from apps.memory.services.experiences import experience_bulk_create, experience_create
+from apps.memory.services.lifecycle import (
+    experience_supersede,
+    experience_unsupersede,
+    experiences_supersede,
+    experiences_unsupersede,
+    playbook,
+)
 from tests.factories import ExperienceFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +33,49 @@ def test_a_near_duplicate_is_flagged_and_linked_not_merged(on_commit):
     assert (link.source_id, link.target_id, link.kind) == ("exp_again", "exp_first", "near_duplicate")
     assert link.similarity >= 0.95
     assert Experience.objects.count() == 3
+
+
+def test_a_large_write_is_compared_by_the_command_afterwards(on_commit, monkeypatch, capsys):
+    from apps.memory.services import lifecycle
+
+    monkeypatch.setattr(lifecycle, "NEAR_DUPLICATE_BATCH_LIMIT", 1)  # a "large" write: two at once
+    with on_commit():
+        experience_bulk_create(
+            experiences=[
+                {
+                    "id": "exp_first",
+                    "situation": "SOL broke the range high on volume; bought the retest.",
+                    **BASE,
+                },
+                {
+                    "id": "exp_again",
+                    "situation": "SOL broke the range high on volume; bought the retest!",
+                    **BASE,
+                },
+            ]
+        )
+    assert not ExperienceLink.objects.exists()  # not compared on write
+    call_command("flag_near_duplicates", "--batch-size", "1")
+    assert "2 experience(s) compared, 1 near duplicate(s) linked." in capsys.readouterr().out
+    link = ExperienceLink.objects.get()
+    assert {link.source_id, link.target_id} == {"exp_first", "exp_again"}
+    call_command("flag_near_duplicates")  # again: the pair is linked once, either way round
+    assert ExperienceLink.objects.count() == 1
+    with pytest.raises(CommandError, match="batch size"):
+        call_command("flag_near_duplicates", "--batch-size", "0")
+
+
+def test_bulk_supersession_is_all_or_nothing():
+    older, other, newer = ExperienceFactory(), ExperienceFactory(), ExperienceFactory()
+    experience_supersede(experience=other, supersedes=older)
+    with pytest.raises(ValidationError, match="already superseded"):
+        experiences_supersede(experience_ids=[older.pk, other.pk], by_id=newer.pk)
+    assert ExperienceLink.objects.count() == 1  # other was not superseded either
+    with pytest.raises(ValidationError, match="is none"):
+        experiences_supersede(experience_ids=[other.pk], by_id="exp_missing")
+    assert experiences_supersede(experience_ids=[other.pk], by_id=newer.pk) == 1
+    assert experiences_unsupersede(experience_ids=[older.pk, other.pk, newer.pk]) == 2
+    assert not ExperienceLink.objects.exists()
 
 
 def test_supersession_refuses_self_a_second_superseder_and_circles():

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -27,7 +27,8 @@ from .outbox import outbox_enqueue
 
 logger = logging.getLogger("tradeoffice.memory.lifecycle")
 
-# Batches larger than this (imports, rebuilds) are not compared one by one on write.
+# Batches larger than this (imports, rebuilds) are not compared one by one on write, where it would hold
+# the request for seconds; `manage.py flag_near_duplicates` compares them.
 NEAR_DUPLICATE_BATCH_LIMIT = 500
 
 
@@ -76,6 +77,27 @@ def experience_unsupersede(*, experience: Experience) -> bool:
     return bool(deleted)
 
 
+@transaction.atomic
+def experiences_supersede(*, experience_ids: Sequence[str], by_id: str, note: str = "") -> int:
+    """Mark each of `experience_ids` as superseded by the experience `by_id` (all or none)."""
+    newer = Experience.objects.filter(pk=str(by_id).strip()).first() if str(by_id).strip() else None
+    if newer is None:
+        raise ValidationError(
+            {"supersedes": f"Give the id of the experience that supersedes them; {by_id!r} is none."}
+        )
+    older = list(Experience.objects.filter(pk__in=list(experience_ids)).order_by("pk"))
+    for experience in older:
+        experience_supersede(experience=newer, supersedes=experience, note=note)
+    return len(older)
+
+
+@transaction.atomic
+def experiences_unsupersede(*, experience_ids: Sequence[str]) -> int:
+    """Bring each of `experience_ids` back into default recall; how many were superseded."""
+    experiences = Experience.objects.filter(pk__in=list(experience_ids)).order_by("pk")
+    return sum(experience_unsupersede(experience=experience) for experience in experiences)
+
+
 def near_duplicates_flag(*, experience_ids: Sequence[str]) -> list[ExperienceLink]:
     """Compare each experience with long-term memory and link it to the closest older one when
     their cosine similarity reaches the threshold. Run after the experiences' points are written."""
@@ -93,6 +115,10 @@ def near_duplicates_flag(*, experience_ids: Sequence[str]) -> list[ExperienceLin
         for candidate in candidates:
             if candidate.experience_id == experience.pk or candidate.similarity < threshold:
                 continue
+            if ExperienceLink.objects.filter(
+                source_id=candidate.experience_id, target_id=experience.pk, kind=LinkKind.NEAR_DUPLICATE
+            ).exists():
+                break  # the pair is linked already, the other way round
             link, created = ExperienceLink.objects.get_or_create(
                 source_id=experience.pk,
                 target_id=candidate.experience_id,
@@ -105,11 +131,45 @@ def near_duplicates_flag(*, experience_ids: Sequence[str]) -> list[ExperienceLin
     return links
 
 
+def near_duplicates_flag_all(
+    *, since=None, batch_size: int = 100, progress: Callable[[Iterable, int, str], Iterable] | None = None
+) -> NearDuplicateReport:
+    """near_duplicates_flag over every experience (written from `since` on, a datetime), in batches:
+    for what a large write did not compare on write (NEAR_DUPLICATE_BATCH_LIMIT), or after a change of
+    MEMORY_NEAR_DUPLICATE_SIMILARITY. A pair already linked either way is not linked again."""
+    if batch_size < 1:
+        raise ValidationError({"batch_size": "The batch size must be at least 1."})
+    experiences = Experience.objects.order_by("pk")
+    if since is not None:
+        experiences = experiences.filter(created_at__gte=since)
+    ids = list(experiences.values_list("pk", flat=True))
+    batches = [ids[n : n + batch_size] for n in range(0, len(ids), batch_size)]
+    if progress is not None:
+        batches = progress(batches, len(batches), "batches compared")
+    report = NearDuplicateReport(compared=len(ids))
+    for batch in batches:
+        report.linked += len(near_duplicates_flag(experience_ids=batch))
+    return report
+
+
+@dataclass
+class NearDuplicateReport:
+    compared: int
+    linked: int = 0
+
+
 def near_duplicates_flag_after_commit(experience_ids: Sequence[str]) -> None:
     """Flag near duplicates once the write has committed; a failure is logged, never raised
     (the experience is recorded either way, and check_memory covers the push)."""
     ids = list(experience_ids)
-    if not ids or len(ids) > NEAR_DUPLICATE_BATCH_LIMIT:
+    if not ids:
+        return
+    if len(ids) > NEAR_DUPLICATE_BATCH_LIMIT:
+        logger.info(
+            "%s experiences written at once: not compared on write; manage.py flag_near_duplicates "
+            "compares them.",
+            len(ids),
+        )
         return
 
     def flag() -> None:
