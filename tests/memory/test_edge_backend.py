@@ -93,10 +93,17 @@ def test_the_collection_record_and_the_points_outlive_the_process(tmp_path):
         again.close()
 
 
-def test_a_new_collection_keeps_its_payloads_in_memory(edge):
-    # Edge's own default reads every payload page from disk on first use; recall reads a hundred a query.
+def test_payloads_stay_on_disk_unless_asked_into_memory(edge, tmp_path):
+    # Cold by default: a web worker's resident memory; Cached when QDRANT_EDGE_PAYLOAD_IN_MEMORY asks.
     config = json.loads((edge._shard_path / "edge_config.json").read_text())
-    assert config["payload_memory"] == "cached"
+    assert config["payload_memory"] == "cold"
+    cached = EdgeBackend(collection="experiences", path=str(tmp_path / "cached"), payload_in_memory=True)
+    try:
+        cached.create_collection(dimension=DIMENSION, metadata={})
+        config = json.loads((cached._shard_path / "edge_config.json").read_text())
+        assert config["payload_memory"] == "cached"
+    finally:
+        cached.close()
 
 
 def test_in_memory_leaves_no_files_behind():

@@ -31,3 +31,6 @@ QDRANT_EDGE_HNSW_EF_CONSTRUCT = _env.int("QDRANT_EDGE_HNSW_EF_CONSTRUCT", defaul
 QDRANT_EDGE_HNSW_EF = _env.int("QDRANT_EDGE_HNSW_EF", default=128)
 # Points written since the last index build that make the next write build it (searched exactly until then).
 QDRANT_EDGE_INDEXING_THRESHOLD = _env.int("QDRANT_EDGE_INDEXING_THRESHOLD", default=20_000)
+# Payloads read into memory when the collection opens (faster first recalls after a rebuild, about 30 MB
+# more resident at once); fixed when the collection is created (docs/memory.md, Performance).
+QDRANT_EDGE_PAYLOAD_IN_MEMORY = _env.bool("QDRANT_EDGE_PAYLOAD_IN_MEMORY", default=False)

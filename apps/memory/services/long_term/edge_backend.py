@@ -73,6 +73,7 @@ class EdgeBackend(LongTermBackend):
         hnsw_ef: int = DEFAULT_HNSW_EF,
         indexing_threshold: int = DEFAULT_INDEXING_THRESHOLD,
         full_scan_threshold_kb: int = DEFAULT_FULL_SCAN_THRESHOLD_KB,
+        payload_in_memory: bool = False,
     ) -> None:
         import qdrant_edge
 
@@ -83,6 +84,7 @@ class EdgeBackend(LongTermBackend):
         self.hnsw_ef = hnsw_ef
         self.indexing_threshold = indexing_threshold
         self.full_scan_threshold_kb = full_scan_threshold_kb
+        self.payload_in_memory = payload_in_memory
         self._lock = threading.RLock()
         self._shard = None
         self._temporary: str | None = None
@@ -157,11 +159,13 @@ class EdgeBackend(LongTermBackend):
                 full_scan_threshold=self.full_scan_threshold_kb,
             ),
             optimizers=edge.EdgeOptimizersConfig(indexing_threshold=threshold_kb),
-            # Payload files mapped and read in when the shard opens (Edge's default, Cold, reads each page
-            # from disk on first use): a recall reads a hundred candidates' payloads, and after a rebuild
-            # those first reads were 4-5 ms of it. About 60 MB of page cache per 100,000 experiences.
+            # QDRANT_EDGE_PAYLOAD_IN_MEMORY: payload files mapped and read in when the shard opens
+            # (Cached) instead of Edge's default (Cold), which reads each page from disk on first use: after
+            # a rebuild those first reads were 4-5 ms of a recall reading a hundred candidates' payloads.
+            # It costs the process resident memory from the start (about 30 MB even for a small
+            # collection, 60 MB per 100,000 experiences), so it is off by default (a web worker's footprint).
             # Fixed when the collection is created: an older one gets it with reindex_memory --recreate.
-            payload_memory=edge.Memory.Cached,
+            payload_memory=edge.Memory.Cached if self.payload_in_memory else edge.Memory.Cold,
         )
 
     # --- the interface ----------------------------------------------------------------------

@@ -36,6 +36,7 @@ def build_backend() -> LongTermBackend:
             hnsw_ef_construct=settings.QDRANT_EDGE_HNSW_EF_CONSTRUCT,
             hnsw_ef=settings.QDRANT_EDGE_HNSW_EF,
             indexing_threshold=settings.QDRANT_EDGE_INDEXING_THRESHOLD,
+            payload_in_memory=settings.QDRANT_EDGE_PAYLOAD_IN_MEMORY,
         )
     if engine not in ("edge", "local"):
         raise ImproperlyConfigured(f"QDRANT_EMBEDDED_ENGINE is {engine!r}; use 'edge' or 'local'.")
