@@ -281,8 +281,8 @@ def trade_figures_rollup(where: Q) -> TradeFigures:
         with_fees=Sum("with_fees"),
         extra={"fee_low": Min("fee_currency"), "fee_high": Max("fee_currency")},
     )
-    return _trades(row | {"volume": _sum_if(row, "volume", "with_volume"),
-                                           "fees": _sum_if(row, "fees", "with_fees")})  # fmt: skip
+    sums = {"volume": _sum_if(row, "volume", "with_volume"), "fees": _sum_if(row, "fees", "with_fees")}
+    return _trades(row | sums)
 
 
 def decision_figures_rollup(where: Q) -> DecisionFigures:
