@@ -182,79 +182,74 @@ class OperatorExperienceAdmin(FiguresChangeListMixin, ExperienceAdmin):
     def review(self, obj: Experience) -> str:
         return review_panel("experience", obj)
 
+    def _audited_bulk(
+        self, request, queryset, service, *, action, message, data=None, only_if_changed=False, **arguments
+    ):
+        """Call a bulk service on the selected experiences and, unless it refused (None), write the trail:
+        each one's history, Recent actions and one `operator_action` event; with `only_if_changed`, only
+        when it changed some."""
+        ids = self._ids(queryset)
+        changed = self._bulk(request, service, experience_ids=ids, **arguments)
+        if changed is not None and (changed or not only_if_changed):
+            operator_action_record(
+                user=request.user,
+                action=action,
+                message=message,
+                objects=Experience.objects.filter(pk__in=ids).order_by("pk"),
+                data=data,
+            )
+        return changed
+
     @admin.action(description="Set importance score to the value", permissions=["change"])
     def set_importance(self, request, queryset):
         raw = request.POST.get("value", "").strip()
-        ids = self._ids(queryset)
-        changed = self._bulk(request, experiences_set_importance, experience_ids=ids, importance_score=raw)
-        if changed is None:
-            return
-        operator_action_record(
-            user=request.user,
-            action="experience_set_importance",
-            message=f"set importance to {raw}",
-            objects=Experience.objects.filter(pk__in=ids).order_by("pk"),
+        changed = self._audited_bulk(
+            request, queryset, experiences_set_importance, importance_score=raw,
+            action="experience_set_importance", message=f"set importance to {raw}",
             data={"importance_score": raw},
-        )
-        self.message_user(request, f"Importance set to {raw} on {changed} experience(s).", messages.SUCCESS)
+        )  # fmt: skip
+        if changed is not None:
+            done = f"Importance set to {raw} on {changed} experience(s)."
+            self.message_user(request, done, messages.SUCCESS)
 
     def _tag_action(self, request, queryset, *, add: bool):
         tag = self._tag(request)
         if tag is None:
             return
-        ids = self._ids(queryset)
-        arguments = {"add": tag} if add else {"remove": tag}
-        changed = self._bulk(request, experiences_tag, experience_ids=ids, **arguments)
-        if changed is None:
-            return
         verb = "added" if add else "removed"
-        operator_action_record(
-            user=request.user,
-            action="experience_add_tag" if add else "experience_remove_tag",
-            message=f"{verb} tag “{tag}”",
-            objects=Experience.objects.filter(pk__in=ids).order_by("pk"),
+        changed = self._audited_bulk(
+            request, queryset, experiences_tag, **({"add": tag} if add else {"remove": tag}),
+            action="experience_add_tag" if add else "experience_remove_tag", message=f"{verb} tag “{tag}”",
             data={"tag": tag},
-        )
-        where = "to" if add else "from"
-        self.message_user(request, f"Tag “{tag}” {verb} {where} {changed} experience(s).", messages.SUCCESS)
+        )  # fmt: skip
+        if changed is not None:
+            done = f"Tag “{tag}” {verb} {'to' if add else 'from'} {changed} experience(s)."
+            self.message_user(request, done, messages.SUCCESS)
 
     @admin.action(
         description="Mark as superseded by the experience whose id is the value", permissions=["change"]
     )
     def supersede_by(self, request, queryset):
         newer = request.POST.get("value", "").strip()
-        ids = self._ids(queryset)
-        changed = self._bulk(request, experiences_supersede, experience_ids=ids, by_id=newer)
-        if changed is None:
-            return
-        operator_action_record(
-            user=request.user,
-            action="experience_supersede",
-            message=f"superseded by {newer}",
-            objects=Experience.objects.filter(pk__in=ids).order_by("pk"),
-            data={"superseded_by": newer},
-        )
-        self.message_user(
-            request,
-            f"{changed} experience(s) superseded by {newer}: out of default recall, still searchable.",
-            messages.SUCCESS,
-        )
+        changed = self._audited_bulk(
+            request, queryset, experiences_supersede, by_id=newer,
+            action="experience_supersede", message=f"superseded by {newer}", data={"superseded_by": newer},
+        )  # fmt: skip
+        if changed is not None:
+            self.message_user(
+                request,
+                f"{changed} experience(s) superseded by {newer}: out of default recall, still searchable.",
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Bring back into default recall (no longer superseded)", permissions=["change"])
     def bring_back(self, request, queryset):
-        ids = self._ids(queryset)
-        changed = self._bulk(request, experiences_unsupersede, experience_ids=ids)
-        if changed is None:
-            return
-        if changed:
-            superseded = Experience.objects.filter(pk__in=ids).order_by("pk")
-            operator_action_record(
-                user=request.user,
-                action="experience_unsupersede",
-                message="brought back into default recall",
-                objects=superseded,
-            )
-        self.message_user(request, f"{changed} experience(s) back in default recall.", messages.SUCCESS)
+        changed = self._audited_bulk(
+            request, queryset, experiences_unsupersede,
+            action="experience_unsupersede", message="brought back into default recall", only_if_changed=True,
+        )  # fmt: skip
+        if changed is not None:
+            self.message_user(request, f"{changed} experience(s) back in default recall.", messages.SUCCESS)
 
     @admin.action(description="Add the value as a tag", permissions=["change"])
     def add_tag(self, request, queryset):
