@@ -19,7 +19,6 @@ from django.contrib.admin.utils import prepare_lookup_value
 from django.db.models import Q
 from django.template.loader import select_template
 from django.utils import timezone
-from django.utils.text import smart_split, unescape_string_literal
 
 from apps.common.formatting import DASH, money, percent, plain_money
 from apps.journal.selectors import figures as selectors
@@ -145,14 +144,15 @@ class RollupRoute:
       tag, which picks the tag roll-up).
     - `date_field`: the changelist's date hierarchy, answered by the roll-up's UTC day.
     - `search`: None when a search term needs the exact figures; "admin" when the admin's own search
-      works on the roll-up (its search fields are roll-up columns); "exact_symbol" for LargeTableAdmin's
-      exact search, whose symbol part the roll-up answers and whose other fields (ids) an exact query
-      over the few rows they select.
+      works on the roll-up `model` (its search fields are roll-up columns); "exact_symbol" for
+      LargeTableAdmin's exact search, whose symbol part the roll-up answers and whose other fields (ids)
+      an exact query over the few rows they select.
 
     Any other parameter sends the page to the exact figures.
     """
 
     figures: Callable[..., Any]  # (Q over the roll-up, **keywords) -> figures
+    model: type | None = None  # the roll-up model, for search="admin"
     fields: dict[str, str] = field(default_factory=dict)
     choices: dict[str, str] = field(default_factory=dict)
     keywords: dict[str, str] = field(default_factory=dict)
@@ -194,32 +194,25 @@ def rollup_figures(model_admin, request, cl) -> Any | None:
     term = cl.query.strip()
     if not term:
         return route.figures(where, **chosen)
-    if route.search == "admin" and all(name.isidentifier() for name in model_admin.search_fields):
-        # Django's default search (every word in some search field, icontains), on the roll-up, whose
-        # columns include every search field.
-        return route.figures(where & admin_search(model_admin.search_fields, term), **chosen)
+    if route.search == "admin":
+        # The admin's own search, run on the roll-up (whose columns include every search field).
+        searched, _ = model_admin.get_search_results(request, route.model.objects.all(), term)
+        return route.figures(where & Q(pk__in=searched.values("pk")), **chosen)
     if route.search == "exact_symbol" and route.combine is not None:
-        # LargeTableAdmin's exact search: the term is one of exact_search_fields' values. The roll-up
-        # answers the symbol; an exact query the few rows whose id matches but whose symbol does not.
-        symbol = term.upper()
-        others = [Q(**{name: term}) for name in model_admin.exact_search_fields if "symbol" not in name]
+        # LargeTableAdmin's exact search: the roll-up answers the symbol; an exact query the few rows
+        # an id field selects whose symbol is not that one.
+        values = model_admin.exact_search_values(term)
+        if "symbol" not in values:
+            return None
+        symbol = values.pop("symbol")
         figures = route.figures(where & Q(symbol=symbol), **chosen)
-        if others:
-            rest = cl.queryset.filter(reduce(or_, others)).exclude(symbol=symbol)
-            figures = route.combine(figures, model_admin.figures_of(rest))
+        if values:
+            others = reduce(or_, (Q(**{name: value}) for name, value in values.items()))
+            figures = route.combine(
+                figures, model_admin.figures_of(cl.queryset.filter(others).exclude(symbol=symbol))
+            )
         return figures
     return None
-
-
-def admin_search(search_fields, term: str) -> Q:
-    """The condition ModelAdmin.get_search_results builds for plain search fields: each word (or quoted
-    phrase) of the term contained, case-insensitively, in one of the fields."""
-    condition = Q()
-    for bit in smart_split(term):
-        if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
-            bit = unescape_string_literal(bit)
-        condition &= reduce(or_, (Q(**{f"{name}__icontains": bit}) for name in search_fields))
-    return condition
 
 
 class FiguresChangeListMixin:

@@ -41,7 +41,7 @@ from apps.decisions.models import Decision
 from apps.execution.admin import OrderAdmin, PositionAdmin, TradeAdmin
 from apps.execution.models import Order, Position, Trade
 from apps.journal.admin_filters import STATS_FILTERS
-from apps.journal.models import PositionExcursion, Review
+from apps.journal.models import PositionDayRollup, PositionExcursion, Review
 from apps.journal.selectors import figures as figure_selectors
 from apps.memory.admin import ExperienceAdmin, SymbolFilter, TagFilter
 from apps.memory.models import Experience
@@ -425,6 +425,7 @@ class JournalPositionAdmin(FiguresChangeListMixin, PositionAdmin):
     figures_strip = staticmethod(position_strip)
     figures_rollup = RollupRoute(
         figures=figure_selectors.position_figures_rollup,
+        model=PositionDayRollup,
         fields=_field_filters("is_open", "side", **EXCHANGE),
         date_field="opened_at",
         search="admin",  # search_fields = ["symbol"], a roll-up column

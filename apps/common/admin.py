@@ -136,13 +136,19 @@ class LargeTableAdmin(admin.ModelAdmin):
         # The date hierarchy without a DISTINCT over the whole table (see PeriodsFromRangeQuerySet).
         return LargeTableChangeList
 
+    def exact_search_values(self, term: str) -> dict[str, str]:
+        """Each exact search field and the value the term is looked up as in it."""
+        term = term.strip()
+        return {
+            field: term.upper() if field.endswith("symbol") else term for field in self.exact_search_fields
+        }
+
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term or not self.exact_search_fields:
+        if not search_term.strip() or not self.exact_search_fields:
             return super().get_search_results(request, queryset, search_term)
         condition = Q()
-        for field in self.exact_search_fields:
-            condition |= Q(**{field: term.upper() if field.endswith("symbol") else term})
+        for field, value in self.exact_search_values(search_term).items():
+            condition |= Q(**{field: value})
         return queryset.filter(condition), False
 
 

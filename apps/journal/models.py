@@ -7,6 +7,9 @@ from django.db import models
 
 from apps.common.fields import CurrentTimestamp, Money, Ratio, choices_check
 
+from . import rollups
+from .rollups import DECISIONS, EXPERIENCE_TAGS, EXPERIENCES, POSITIONS, TRADES
+
 
 class Verdict(models.TextChoices):
     GOOD = "good", "Good: do it again"
@@ -231,6 +234,13 @@ def _count() -> models.BigIntegerField:
     return models.BigIntegerField(default=0)
 
 
+def rollup_key(spec: rollups.RollupSpec) -> models.UniqueConstraint:
+    """The roll-up's key, which its triggers' upserts name: its dimensions, NULLs equal."""
+    return models.UniqueConstraint(
+        fields=[name for name, _ in spec.dimensions], nulls_distinct=False, name=f"{spec.table}_key"
+    )
+
+
 class Rollup(models.Model):
     """Sums per UTC day and the columns a changelist filters on; written by the database's triggers only."""
 
@@ -261,12 +271,8 @@ class ExperienceDayRollup(Rollup, _PnlSums):
     outcome = models.TextField(null=True)
 
     class Meta:
-        db_table = "rollup_experiences_daily"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["day", "symbol", "outcome"], nulls_distinct=False, name="rollup_experiences_daily_key"
-            )
-        ]
+        db_table = EXPERIENCES.table
+        constraints = [rollup_key(EXPERIENCES)]
 
 
 class ExperienceTagDayRollup(Rollup, _PnlSums):
@@ -275,14 +281,8 @@ class ExperienceTagDayRollup(Rollup, _PnlSums):
     outcome = models.TextField(null=True)
 
     class Meta:
-        db_table = "rollup_experience_tags_daily"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["day", "tag", "symbol", "outcome"],
-                nulls_distinct=False,
-                name="rollup_experience_tags_daily_key",
-            )
-        ]
+        db_table = EXPERIENCE_TAGS.table
+        constraints = [rollup_key(EXPERIENCE_TAGS)]
 
 
 class PositionDayRollup(Rollup, _PnlSums):
@@ -294,14 +294,8 @@ class PositionDayRollup(Rollup, _PnlSums):
     with_fees = _count()
 
     class Meta:
-        db_table = "rollup_positions_daily"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["day", "exchange_id", "symbol", "side", "is_open"],
-                nulls_distinct=False,
-                name="rollup_positions_daily_key",
-            )
-        ]
+        db_table = POSITIONS.table
+        constraints = [rollup_key(POSITIONS)]
 
 
 class TradeDayRollup(Rollup):
@@ -315,14 +309,8 @@ class TradeDayRollup(Rollup):
     with_fees = _count()
 
     class Meta:
-        db_table = "rollup_trades_daily"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["day", "exchange_id", "symbol", "side", "fee_currency"],
-                nulls_distinct=False,
-                name="rollup_trades_daily_key",
-            )
-        ]
+        db_table = TRADES.table
+        constraints = [rollup_key(TRADES)]
 
 
 class DecisionDayRollup(Rollup):
@@ -340,11 +328,5 @@ class DecisionDayRollup(Rollup):
     with_latency = _count()
 
     class Meta:
-        db_table = "rollup_decisions_daily"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["day", "decision_layer", "model_used"],
-                nulls_distinct=False,
-                name="rollup_decisions_daily_key",
-            )
-        ]
+        db_table = DECISIONS.table
+        constraints = [rollup_key(DECISIONS)]

@@ -275,3 +275,32 @@ def test_the_symbol_and_tag_choices_come_from_the_rollups(root_client, record):
     }
     assert choices["symbol"] == ["BTC/USDT", "ETH/BTC", "ETH/USDT"]
     assert choices["tag"] == ["breakout", "btc"]
+
+
+def test_each_rollup_model_has_exactly_its_specs_columns():
+    from django.apps import apps
+
+    from apps.journal.rollups import SPECS
+
+    models = {m._meta.db_table: m for m in apps.get_app_config("journal").get_models()}
+    for spec in SPECS:
+        columns = {f.column for f in models[spec.table]._meta.concrete_fields} - {"id"}
+        assert columns == {name for name, _ in spec.dimensions + spec.measures}, spec.table
+
+
+@pytest.mark.parametrize(
+    ("page", "query"),
+    [
+        ("admin:memory_experience_changelist", "?datetime__month=abc"),
+        ("admin:memory_experience_changelist", "?datetime__year=2026&datetime__month=13"),
+        ("admin:execution_position_changelist", "?is_open__exact=maybe"),
+        ("admin:execution_position_changelist", "?exchange__id__exact=x"),
+        ("admin:execution_trade_changelist", "?side__exact=buy&opened_at__year=2026"),
+        ("admin:decisions_decision_changelist", "?datetime__day=99"),
+    ],
+)
+def test_a_bad_filter_value_is_refused_by_the_changelist_not_a_500(root_client, record, page, query):
+    response = root_client.get(reverse(page) + query)
+    assert response.status_code in (200, 302), response.status_code
+    if response.status_code == 302:
+        assert "e=1" in response["Location"]
