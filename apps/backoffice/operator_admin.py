@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
 from django.core.exceptions import ValidationError
 from django.db.models import Max, Min
 from django.http import HttpResponseRedirect
@@ -511,9 +512,8 @@ class JournalTradeAdmin(FiguresChangeListMixin, TradeAdmin):
     def order_link(self, obj: Trade) -> str:
         if not obj.order_id:
             return "—"
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:execution_order_change", args=[obj.order_id]), obj.order_id
-        )
+        url = reverse("admin:execution_order_change", args=[quote(obj.order_id)])
+        return format_html('<a href="{}">{}</a>', url, obj.order_id)
 
     price_shown = price_column("price", "price")
     amount_shown = quantity_column("amount", "amount")

@@ -10,6 +10,8 @@ import json
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.admin.utils import quote
+from django.urls import reverse
 from django.utils.html import escape
 
 from apps.agents.models import AgentWrite, IdempotencyKey
@@ -269,7 +271,7 @@ def test_agent_written_text_is_escaped_on_every_admin_page(
         "/admin/decisions/decision/dec-xss/change/",
         "/admin/execution/order/o-xss/change/",
         "/admin/system_events/systemevent/",
-        f"/admin/system_events/systemevent/{event.pk}/change/",
+        reverse("admin:system_events_systemevent_change", args=[quote(event.pk)]),
         "/admin/dashboard/",
     ]
     for url in pages:
