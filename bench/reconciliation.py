@@ -142,13 +142,16 @@ def database_backend() -> int:
 
 
 def backend_cpu(pid: int) -> float | None:
-    """CPU seconds the PostgreSQL backend serving this process has used (None when it is not visible here,
-    e.g. PostgreSQL in another container)."""
+    """CPU seconds PostgreSQL has used for this process: its backend's, and that of the backends that have
+    exited meanwhile (the run's writer connection, closed at its end), which the postmaster has reaped into
+    its children's time. None when PostgreSQL is not visible here (in another container, say)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        postmaster = Path(f"/proc/{fields[1]}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12]) + int(postmaster[13]) + int(postmaster[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def child(mode: str, profile: str | None) -> None:
