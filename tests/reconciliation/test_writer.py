@@ -88,9 +88,8 @@ def test_every_finding_is_written_once_by_the_writer(account, batches):
 
     assert again.counts["new"] == 0 and again.counts["resolved"] == 0
     assert Discrepancy.objects.filter(exchange=exchange, state=DiscrepancyState.OPEN).count() == FOUND
-    assert set(
-        Discrepancy.objects.filter(exchange=exchange, last_seen_run=again).values_list("subject", flat=True)
-    ) == orders  # the open orders, seen again
+    seen_again = Discrepancy.objects.filter(exchange=exchange, last_seen_run=again)
+    assert set(seen_again.values_list("subject", flat=True)) == orders  # the open orders
 
 
 def test_a_write_that_fails_stops_the_run_and_keeps_the_batches_before_it(account, monkeypatch):
