@@ -7,11 +7,10 @@
 """
 
 from django.contrib import admin
-from django.contrib.admin.utils import quote
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin, export_as_csv_action, pretty_json
+from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin, change_url, export_as_csv_action, pretty_json
 from apps.decisions.models import Decision
 from apps.exchanges.admin import ExchangeAdmin
 from apps.exchanges.models import Exchange
@@ -84,7 +83,7 @@ class DecisionAdmin(ReadOnlyAdmin, LargeTableAdmin):
         return format_html_join(
             "",
             '<div><a href="{}">{}</a>: {} {} {} ({})</div>',
-            ((reverse("admin:execution_order_change", args=[quote(r[0])]), *r) for r in rows),
+            ((change_url("execution_order", r[0]), *r) for r in rows),
         )
 
     @admin.display(description="experiences that came from it")
@@ -95,7 +94,7 @@ class DecisionAdmin(ReadOnlyAdmin, LargeTableAdmin):
         return format_html_join(
             "",
             '<div><a href="{}">{}</a>: {} (PnL {})</div>',
-            ((reverse("admin:memory_experience_change", args=[quote(r[0])]), *r) for r in rows),
+            ((change_url("memory_experience", r[0]), *r) for r in rows),
         )
 
 
@@ -138,5 +137,6 @@ class ExchangeWithReconciliationAdmin(ExchangeAdmin):
             drift,
             format_html("<br>{}", run.reason) if run.reason else "",
         )
+
 
 from . import operator_admin  # noqa: E402, F401  (the operators' audited writes take their places)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import quote
 from django.core.exceptions import ValidationError
 from django.db.models import Max, Min
 from django.http import HttpResponseRedirect
@@ -37,6 +36,7 @@ from apps.backoffice.readable import (
     quantity_column,
     utc_column,
 )
+from apps.common.admin import change_link
 from apps.common.formatting import DASH, money, price, quote_currency
 from apps.decisions.models import Decision
 from apps.execution.admin import OrderAdmin, PositionAdmin, TradeAdmin
@@ -510,10 +510,7 @@ class JournalTradeAdmin(FiguresChangeListMixin, TradeAdmin):
 
     @admin.display(description="order", ordering="order_id")
     def order_link(self, obj: Trade) -> str:
-        if not obj.order_id:
-            return "—"
-        url = reverse("admin:execution_order_change", args=[quote(obj.order_id)])
-        return format_html('<a href="{}">{}</a>', url, obj.order_id)
+        return change_link("execution_order", obj.order_id)
 
     price_shown = price_column("price", "price")
     amount_shown = quantity_column("amount", "amount")

@@ -8,11 +8,13 @@ import json
 from collections.abc import Iterable, Iterator
 
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Max, Min, Q, QuerySet
 from django.http import StreamingHttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
@@ -27,6 +29,19 @@ def pretty_json(value) -> str:
         return "—"
     text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
     return format_html('<pre class="json">{}</pre>', text)
+
+
+def change_url(model: str, pk) -> str:
+    """The admin page of one record; `model` is "<app_label>_<model_name>". The id is escaped as the admin
+    reads it back ("_" and two hex digits for its special characters), so a free-text id opens its record."""
+    return reverse(f"admin:{model}_change", args=[quote(pk)])
+
+
+def change_link(model: str, pk, text=None) -> str:
+    """A link to the record's admin page, showing `text` (its id by default); a dash when there is no id."""
+    if pk in (None, ""):
+        return "—"
+    return format_html('<a href="{}">{}</a>', change_url(model, pk), text or pk)
 
 
 class EstimatedCountPaginator(Paginator):

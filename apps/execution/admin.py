@@ -1,11 +1,16 @@
 """Orders, trades and positions in the admin: exchange records, read-only, fast at millions of rows."""
 
 from django.contrib import admin
-from django.contrib.admin.utils import quote
-from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin, export_as_csv_action, pretty_json
+from apps.common.admin import (
+    LargeTableAdmin,
+    ReadOnlyAdmin,
+    change_link,
+    change_url,
+    export_as_csv_action,
+    pretty_json,
+)
 
 from .models import CurrentPosition, Order, Position, TodayTrade, Trade
 
@@ -18,12 +23,6 @@ TRADE_CSV_FIELDS = [
     "id", "order_id", "exchange__name", "symbol", "side", "price", "amount", "cost", "fee", "fee_currency",
     "timestamp", "datetime",
 ]  # fmt: skip
-
-
-def _link(model: str, pk, text=None) -> str:
-    if pk in (None, ""):
-        return "—"
-    return format_html('<a href="{}">{}</a>', reverse(f"admin:{model}_change", args=[quote(pk)]), text or pk)
 
 
 @admin.register(Order)
@@ -56,7 +55,7 @@ class OrderAdmin(ReadOnlyAdmin, LargeTableAdmin):
 
     @admin.display(description="decision")
     def decision_link(self, obj: Order) -> str:
-        return _link("decisions_decision", obj.decision_id)
+        return change_link("decisions_decision", obj.decision_id)
 
     @admin.display(description="trades")
     def trade_list(self, obj: Order) -> str:
@@ -66,7 +65,7 @@ class OrderAdmin(ReadOnlyAdmin, LargeTableAdmin):
         return format_html_join(
             "",
             '<div><a href="{}">{}</a>: {} @ {} ({})</div>',
-            ((reverse("admin:execution_trade_change", args=[quote(t[0])]), *t) for t in trades),
+            ((change_url("execution_trade", t[0]), *t) for t in trades),
         )
 
     @admin.display(description="raw data")

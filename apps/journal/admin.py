@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin
+from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin, change_url
 from apps.decisions.models import Decision
 from apps.memory.models import Experience
 
@@ -113,9 +112,9 @@ class ReviewAdmin(admin.ModelAdmin):
     @admin.display(description="reviewed")
     def subject(self, obj: Review) -> str:
         if obj.decision_id:
-            url = reverse("admin:decisions_decision_change", args=[quote(obj.decision_id)])
+            url = change_url("decisions_decision", obj.decision_id)
             return format_html('decision <a href="{}">{}</a>', url, obj.decision_id)
-        url = reverse("admin:memory_experience_change", args=[quote(obj.experience_id)])
+        url = change_url("memory_experience", obj.experience_id)
         return format_html('experience <a href="{}">{}</a>', url, obj.experience_id)
 
     def save_model(self, request, obj, form, change):

@@ -11,7 +11,6 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.contrib.admin.utils import quote
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -20,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin, export_as_csv_action
+from apps.common.admin import LargeTableAdmin, ReadOnlyAdmin, change_link, change_url, export_as_csv_action
 from apps.execution.models import Order, Trade
 
 from .models import (
@@ -46,14 +45,6 @@ EXPERIENCE_CSV_FIELDS = [
 ]  # fmt: skip
 SIMILAR_LIMIT = 5
 PANEL_LIMIT = 50
-
-
-def _experience_link(experience_id: str) -> str:
-    return format_html(
-        '<a href="{}">{}</a>',
-        reverse("admin:memory_experience_change", args=[quote(experience_id)]),
-        experience_id,
-    )
 
 
 def _direction_summary(explanation: dict) -> str:
@@ -83,7 +74,7 @@ def decision_recalls_html(decision) -> str:
             (
                 (
                     hit.rank,
-                    _experience_link(hit.experience_id),
+                    change_link("memory_experience", hit.experience_id),
                     hit.experience.outcome,
                     f"{hit.score:.3f}",
                     _direction_summary(hit.explanation),
@@ -413,7 +404,7 @@ class ExperienceAdmin(LargeTableAdmin):
         return format_html(
             '<div><a href="{}">{}</a> ({}, {})</div><div><strong>Decision:</strong> {}</div>'
             '<div style="white-space: pre-wrap; margin-top: 6px"><strong>Thought process:</strong> {}</div>',
-            reverse("admin:decisions_decision_change", args=[quote(decision.pk)]),
+            change_url("decisions_decision", decision.pk),
             decision.pk,
             decision.decision_layer,
             decision.datetime.strftime("%Y-%m-%d %H:%M"),
@@ -436,14 +427,14 @@ class ExperienceAdmin(LargeTableAdmin):
                 ", ",
                 '<a href="{}">{} @ {}</a>',
                 (
-                    (reverse("admin:execution_trade_change", args=[quote(t.pk)]), t.amount, t.price)
+                    (change_url("execution_trade", t.pk), t.amount, t.price)
                     for t in trades_by_order.get(order.pk, [])
                 ),
             )
             rows.append(
                 format_html(
                     '<div><a href="{}">{}</a>: {} {} {} {} — fills: {}</div>',
-                    reverse("admin:execution_order_change", args=[quote(order.pk)]),
+                    change_url("execution_order", order.pk),
                     order.pk,
                     order.side,
                     order.amount,
@@ -476,7 +467,7 @@ class ExperienceAdmin(LargeTableAdmin):
             outcome = f"ended, realized PnL {result}" if ended else "not ended yet"
             rows.append(
                 (
-                    reverse("admin:decisions_decision_change", args=[quote(decision.pk)]),
+                    change_url("decisions_decision", decision.pk),
                     decision.pk,
                     decision.datetime.strftime("%Y-%m-%d %H:%M"),
                     hit.rank,
@@ -537,7 +528,7 @@ class ExperienceAdmin(LargeTableAdmin):
                 text = "is a near duplicate of" if link.source_id == obj.pk else "has a near duplicate"
             other = link.target_id if link.source_id == obj.pk else link.source_id
             similarity = f" (similarity {link.similarity:.3f})" if link.similarity is not None else ""
-            rows.append((text, _experience_link(other), similarity))
+            rows.append((text, change_link("memory_experience", other), similarity))
         if not rows:
             return "—"
         return format_html_join("", "<div>{} {}{}</div>", rows)
@@ -590,7 +581,7 @@ class ExperienceAdmin(LargeTableAdmin):
                 "<td>{}</td><td>{}</td></tr>",
                 (
                     (
-                        reverse("admin:memory_experience_change", args=[quote(h.experience_id)]),
+                        change_url("memory_experience", h.experience_id),
                         h.experience_id,
                         h.payload.get("outcome", ""),
                         f"{h.score:.3f}",

@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from apps.common.admin import change_url
 from tests.factories import DecisionFactory, ExperienceFactory, OrderFactory, TradeFactory
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +51,7 @@ def records(db):
         ("/admin/execution/trade/", {ORDER_ID}),
         ("/admin/journal/review/queue/?subject=decisions", {DECISION_ID}),
         ("/admin/journal/review/queue/?subject=experiences", {EXPERIENCE_ID}),
-        (f"/admin/memory/experience/{EXPERIENCE_ID.replace('_', '_5F')}/change/", {ORDER_ID, DECISION_ID}),
+        (change_url("memory_experience", EXPERIENCE_ID), {ORDER_ID, DECISION_ID}),
     ],
 )
 def test_each_link_opens_the_record_it_names(root_client, records, page, expected):

@@ -10,11 +10,10 @@ import json
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.admin.utils import quote
-from django.urls import reverse
 from django.utils.html import escape
 
 from apps.agents.models import AgentWrite, IdempotencyKey
+from apps.common.admin import change_url
 from apps.decisions.models import Decision
 from apps.execution.models import Order, Position, Trade
 from apps.memory.models import Experience, MemoryOutbox
@@ -271,7 +270,7 @@ def test_agent_written_text_is_escaped_on_every_admin_page(
         "/admin/decisions/decision/dec-xss/change/",
         "/admin/execution/order/o-xss/change/",
         "/admin/system_events/systemevent/",
-        reverse("admin:system_events_systemevent_change", args=[quote(event.pk)]),
+        change_url("system_events_systemevent", event.pk),
         "/admin/dashboard/",
     ]
     for url in pages:
