@@ -27,9 +27,8 @@ FOUND = FILLS + FILLS + 2  # each fill and its order missing, and the two open o
 @pytest.fixture
 def account(emulated, clean_redis, settings, monkeypatch):
     """A Binance account with FILLS fills over three hours (each of its own order) and two open orders, none
-    of them in the record; findings
-    written in batches of 1,000 and the last day's fills read an hour at a time, so several batches queue
-    at once."""
+    of them in the record; findings written in batches of 1,000 and the last day's fills read an hour at a
+    time, so several batches queue at once."""
     monkeypatch.setattr(runs, "FINDINGS_BATCH", 1_000)
     settings.RECONCILIATION_WINDOW_HOURS = 1
     settings.RECONCILIATION_FIRST_RUN_DAYS = 1
@@ -95,10 +94,12 @@ def test_every_finding_is_written_once_by_the_writer(account, batches):
 def test_a_write_that_fails_stops_the_run_and_keeps_the_batches_before_it(account, monkeypatch):
     _, exchange, _, _ = account
     write = runs._Run._write
+    calls: list[int] = []
     written: list[int] = []
 
     def failing(self, findings):
-        if len(written) == 2:
+        calls.append(len(findings))
+        if len(calls) == 3:  # the third batch only: a batch written after it would be counted
             raise RuntimeError("disk full")
         write(self, findings)
         written.append(len(findings))
@@ -108,8 +109,9 @@ def test_a_write_that_fails_stops_the_run_and_keeps_the_batches_before_it(accoun
     with pytest.raises(RuntimeError, match="disk full"):
         reconciliation_run(exchange=exchange, trigger="command")
 
-    # The two batches written before the failure stay (each was its own transaction), and no more.
-    assert len(written) == 2
+    # The two batches written before the failure stay (each was its own transaction), and none after it,
+    # though the run had handed the writer more before it heard of the failure.
+    assert len(calls) == 3 and len(written) == 2
     assert Discrepancy.objects.filter(exchange=exchange).count() == sum(written)
     assert not writer_threads()
 

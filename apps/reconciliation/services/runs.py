@@ -161,7 +161,8 @@ class _Writer:
     """Writes batches of findings in order, in a thread with a database connection of its own, while the
     run goes on fetching and comparing: PostgreSQL inserting a batch and this process encoding the next
     take the time of the longer instead of the sum. At most WRITES_AHEAD batches wait, so memory stays
-    that of a few batches. A write that fails is raised in the run at its next batch, or at `flush()`.
+    that of a few batches. A write that fails is raised in the run at its next batch, or at `close()`, and
+    no batch after it is written: what stays is what was found before it, as when the run writes inline.
 
     Only for a run on a connection in autocommit: each batch is its own transaction either way, and one
     inside a transaction (a dry run, a test) could not be seen, nor rolled back, from another connection.
@@ -171,21 +172,28 @@ class _Writer:
         self._write = write
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciliation-writer")
         self._pending: deque[Future] = deque()
+        self._failed = False
+
+    def _write_in_turn(self, findings: list[compare.Finding]) -> None:
+        if self._failed:  # a batch before this one failed: the run stops at that failure
+            return
+        try:
+            self._write(findings)
+        except BaseException:
+            self._failed = True
+            raise
 
     def put(self, findings: list[compare.Finding]) -> None:
         while len(self._pending) >= WRITES_AHEAD:
             self._pending.popleft().result()
-        self._pending.append(self._pool.submit(self._write, findings))
-
-    def flush(self) -> None:
-        """Every batch handed over is written (or its failure raised here)."""
-        while self._pending:
-            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._write_in_turn, findings))
 
     def close(self) -> None:
-        """Stops the thread and closes its connection; batches still waiting are written first."""
+        """Every batch handed over written (or the first failure raised), then the thread stopped and its
+        connection closed."""
         try:
-            self.flush()
+            while self._pending:
+                self._pending.popleft().result()
         finally:
             self._pool.submit(connections.close_all).result()
             self._pool.shutdown()
