@@ -31,10 +31,13 @@ def rows_delete_in_batches(
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM {table} WHERE {where}", params)
             return cursor.fetchone()[0]
+    # The batch is chosen once, as an array (an InitPlan): with `IN (SELECT ... LIMIT n ...)` the planner may
+    # put the subquery on the inner side of a nested loop and run it again for each row, each time locking
+    # the next n rows, so one "batch" deleted every row that matched.
     statement = f"""
-        DELETE FROM {table} WHERE {key} IN (
+        DELETE FROM {table} WHERE {key} = ANY(ARRAY(
             SELECT {key} FROM {table} WHERE {where} LIMIT %s FOR UPDATE SKIP LOCKED
-        )
+        ))
     """
     total = 0
     while True:
